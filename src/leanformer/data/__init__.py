@@ -1,0 +1,1 @@
+"""Reading data files strictly, and fetching the built-in datasets."""

@@ -1,0 +1,81 @@
+"""Task metrics and throughput of a model on a split (``leanformer evaluate``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from leanformer.errors import LeanformerError
+from leanformer.models import load_model
+from leanformer.tasks import TaskConfig, get_task
+from leanformer.training.batching import collate, encode, lengths, sorted_batches
+from leanformer.training.precision import autocast, physical_cores
+from leanformer.utils.paths import atomic_write_text
+from leanformer.utils.progress import ProgressBar
+
+
+@torch.inference_mode()
+def predict_logits(model, features: list[list[dict]], pad_id: int, multiple_choice: bool,
+                   batch_size: int = 64, bf16: bool = False, description: str = "predict",
+                   show_progress: bool = True) -> np.ndarray:
+    """Logits for every example, in input order; batches are length-sorted to avoid padding."""
+    model.eval()
+    out: list[np.ndarray | None] = [None] * len(features)
+    batches = sorted_batches(lengths(features), batch_size)
+    with ProgressBar(len(features), description, enabled=show_progress) as bar:
+        for idx in batches:
+            inputs = collate([features[i] for i in idx], pad_id, multiple_choice)
+            with autocast(bf16):
+                logits = model(**inputs).logits.float().numpy()
+            for i, row in zip(idx, logits):
+                out[i] = row
+            bar.advance(len(idx))
+    return np.stack(out)
+
+
+@dataclass
+class EvalConfig:
+    model: str
+    split: str = "dev"
+    #: evaluate on the first N examples only (quick checks)
+    limit: int | None = None
+    batch_size: int = 64
+    max_length: int = 128
+    bf16: bool = False
+    #: override where the task reads its data (default: as recorded in the model's manifest)
+    data_dir: str | None = None
+    threads: int | None = None
+    #: also write predictions here as jsonl, in the task's submission format (SuperGLUE's for SuperGLUE tasks)
+    predictions: str | None = None
+
+
+def evaluate(cfg: EvalConfig) -> dict:
+    """Task metrics on a split plus examples/s; fp32 unless ``bf16`` is asked for."""
+    torch.set_num_threads(cfg.threads or physical_cores())
+    model, tokenizer, manifest = load_model(cfg.model)
+    task_cfg = TaskConfig.from_dict(manifest.task)
+    if cfg.data_dir:
+        task_cfg.data_dir = cfg.data_dir
+    task = get_task(task_cfg)
+    examples = task.examples(cfg.split)[: cfg.limit]
+    features = encode(examples, tokenizer, cfg.max_length)
+    start = time.perf_counter()
+    logits = predict_logits(model, features, tokenizer.pad_token_id, task.multiple_choice, cfg.batch_size, cfg.bf16,
+                            description=f"evaluate {cfg.split}")
+    seconds = time.perf_counter() - start
+    labelled = all(ex.label is not None for ex in examples)
+    if not labelled and not cfg.predictions:
+        raise LeanformerError(f"split '{cfg.split}' has no labels, so there is nothing to score; "
+                              "pass --predictions FILE to write predictions instead")
+    metrics = task.compute_metrics(examples, logits) if labelled else None
+    if cfg.predictions:
+        records = task.submission(examples, logits)
+        atomic_write_text(cfg.predictions, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return {"model": str(cfg.model), "task": task.name, "split": cfg.split, "examples": len(examples),
+            "metrics": metrics, "seconds": round(seconds, 3), "examples_per_second": round(len(examples) / seconds, 2),
+            "precision": "bf16" if cfg.bf16 else "fp32", "threads": torch.get_num_threads()}

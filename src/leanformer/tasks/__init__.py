@@ -1,0 +1,24 @@
+"""Tasks: how to read a dataset, turn it into model inputs, and score it."""
+
+from __future__ import annotations
+
+from leanformer.errors import LeanformerError
+from leanformer.tasks.base import SPLITS, Example, Task, TaskConfig
+from leanformer.tasks.generic import GenericClassification
+from leanformer.tasks.superglue import SUPERGLUE_TASKS
+from leanformer.tasks.vitaminc import VitaminC
+
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (VitaminC, GenericClassification, *SUPERGLUE_TASKS)}
+
+
+def get_task(config: TaskConfig | str) -> Task:
+    """Build a task from its config (or just its name, for tasks that need no options)."""
+    if isinstance(config, str):
+        config = TaskConfig(name=config)
+    key = config.name.lower()
+    if key not in TASKS:
+        raise LeanformerError(f"unknown task '{config.name}'; available: {', '.join(sorted(TASKS))}")
+    return TASKS[key](config)
+
+
+__all__ = ["SPLITS", "TASKS", "Example", "Task", "TaskConfig", "get_task"]

@@ -1,0 +1,128 @@
+"""What a task is: examples made of text pairs, label names, and its official metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from leanformer.errors import DataError, LeanformerError
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One model decision.
+
+    ``pairs`` holds one ``(text, text_pair)`` for classification and one per choice for multiple
+    choice. ``group`` ties together examples scored jointly (a MultiRC question's answers, a
+    ReCoRD query's candidate entities); ``meta`` keeps what submissions and metrics need.
+    """
+
+    uid: str
+    pairs: tuple[tuple[str, str | None], ...]
+    label: int | None = None
+    group: str | None = None
+    meta: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass
+class TaskConfig:
+    """Everything needed to rebuild a task; stored in each model's manifest."""
+
+    name: str
+    data_dir: str | None = None
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    labels: list[str] | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TaskConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+class Task(ABC):
+    """A dataset plus how to score predictions on it.
+
+    Subclasses read their own file layout in :meth:`read_split`; the base class caches splits,
+    checks that labelled splits have labels, and turns logits into metrics.
+    """
+
+    name: str = ""
+    multiple_choice: bool = False
+    #: names of the metrics, the first being the one used to pick the best checkpoint
+    metric_names: tuple[str, ...] = ("accuracy",)
+
+    def __init__(self, config: TaskConfig):
+        self.config = config
+        self._cache: dict[str, list[Example]] = {}
+
+    @property
+    @abstractmethod
+    def label_names(self) -> list[str]:
+        """Output classes of the model (for multiple choice: one score per choice, one name)."""
+
+    @property
+    def data_dir(self) -> Path:
+        if not self.config.data_dir:
+            raise LeanformerError(f"task '{self.name}' needs a data directory (--data-dir)")
+        path = Path(self.config.data_dir)
+        if not path.is_dir():
+            raise LeanformerError(f"data directory not found: {path}")
+        return path
+
+    @abstractmethod
+    def read_split(self, split: str) -> list[Example]:
+        """Read one split from disk."""
+
+    def examples(self, split: str) -> list[Example]:
+        if split not in SPLITS:
+            raise LeanformerError(f"unknown split '{split}'; expected one of {', '.join(SPLITS)}")
+        if split not in self._cache:
+            examples = self.read_split(split)
+            if not examples:
+                raise LeanformerError(f"task '{self.name}': split '{split}' has no examples")
+            self._cache[split] = examples
+        return self._cache[split]
+
+    @property
+    def primary_metric(self) -> str:
+        return self.metric_names[0]
+
+    def predict(self, examples: list[Example], logits: np.ndarray) -> np.ndarray:
+        """Per-example predicted class (or choice) index."""
+        return np.asarray(logits).argmax(-1)
+
+    def compute_metrics(self, examples: list[Example], logits: np.ndarray) -> dict[str, float]:
+        """Official metric(s) of the task; the default is accuracy."""
+        labels = labels_of(examples, self.name)
+        return {"accuracy": float((self.predict(examples, logits) == labels).mean())}
+
+    def submission(self, examples: list[Example], logits: np.ndarray) -> list[dict]:
+        """Prediction records in the task's submission format (``idx`` + ``label``)."""
+        preds = self.predict(examples, logits)
+        return [{"idx": ex.meta.get("idx", ex.uid), "label": self.label_names[p]} for ex, p in zip(examples, preds)]
+
+
+def labels_of(examples: list[Example], task_name: str) -> np.ndarray:
+    if any(ex.label is None for ex in examples):
+        raise LeanformerError(f"task '{task_name}': these examples have no labels (a test split?); metrics need labels")
+    return np.array([ex.label for ex in examples])
+
+
+def label_index(label_names: list[str], value, path, line: int, field_name: str) -> int:
+    """Map a raw label (str, int or bool) to its index, with a clear error when it is not in the set."""
+    key = str(value).lower() if isinstance(value, bool) else str(value)
+    try:
+        return label_names.index(key)
+    except ValueError:
+        raise DataError(path, f"label {value!r} is not in the label set {label_names}", line=line, field=field_name) from None

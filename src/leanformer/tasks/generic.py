@@ -1,0 +1,64 @@
+"""Any single-text or text-pair classification data in CSV, TSV or JSONL files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leanformer.data.readers import FORMATS, read_records, require
+from leanformer.errors import DataError, LeanformerError
+from leanformer.tasks.base import Example, Task, label_index
+
+#: file stems accepted for each split, in order of preference
+SPLIT_STEMS = {"train": ("train",), "dev": ("dev", "val", "validation"), "test": ("test",)}
+
+
+class GenericClassification(Task):
+    """Reads ``<split>.{csv,tsv,jsonl}`` from the data directory.
+
+    Columns are configurable (``text_column``, ``text_pair_column``, ``label_column``). Labels
+    are given explicitly or discovered from the training file (sorted, as strings).
+    """
+
+    name = "generic"
+
+    def __init__(self, config):
+        super().__init__(config)
+        self._labels = list(config.labels) if config.labels else None
+
+    def split_path(self, split: str) -> Path:
+        for stem in SPLIT_STEMS[split]:
+            for ext in FORMATS:
+                path = self.data_dir / f"{stem}{ext}"
+                if path.is_file():
+                    return path
+        names = ", ".join(f"{s}{{{','.join(FORMATS)}}}" for s in SPLIT_STEMS[split])
+        raise LeanformerError(f"no {split} file in {self.data_dir}; expected one of {names}")
+
+    @property
+    def label_names(self) -> list[str]:
+        if self._labels is None:
+            path, column = self.split_path("train"), self.config.label_column
+            found = set()
+            for line, rec in read_records(path):
+                value = rec.get(column)
+                if value is None or value == "":
+                    raise DataError(path, "missing label", line=line, field=column)
+                found.add(str(value).lower() if isinstance(value, bool) else str(value))
+            if len(found) < 2:
+                raise DataError(path, f"need at least 2 distinct labels to classify, found {sorted(found)}", field=column)
+            self._labels = sorted(found)
+        return self._labels
+
+    def read_split(self, split: str) -> list[Example]:
+        path, cfg = self.split_path(split), self.config
+        examples = []
+        for line, rec in read_records(path):
+            text = str(require(rec, cfg.text_column, path, line, (str, int, float)))
+            pair = str(require(rec, cfg.text_pair_column, path, line, (str, int, float))) if cfg.text_pair_column else None
+            raw_label = rec.get(cfg.label_column)
+            label = None if raw_label in (None, "") else label_index(self.label_names, raw_label, path, line, cfg.label_column)
+            if split != "test" and label is None:
+                raise DataError(path, "missing label", line=line, field=cfg.label_column)
+            uid = str(rec.get("idx", rec.get("id", line)))
+            examples.append(Example(uid=uid, pairs=((text, pair),), label=label, meta={"idx": rec.get("idx", rec.get("id", line))}))
+        return examples

@@ -1,0 +1,64 @@
+"""Progress reporting that works both on a terminal (rich bar) and in a log file (periodic lines)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+class ProgressBar:
+    """A progress bar with a free-form status text (loss, throughput).
+
+    On a terminal it is a rich live bar; otherwise (``nohup ... > log``) it prints one line
+    every ``log_every`` seconds so long jobs stay observable from their log.
+    """
+
+    def __init__(self, total: int, description: str, log_every: float = 30.0, enabled: bool = True):
+        self.total, self.description, self.log_every = total, description, log_every
+        self.done, self.status = 0, ""
+        self._interactive = enabled and console.is_terminal
+        self._quiet = not enabled
+        self._last_log = time.monotonic()
+        self._start = time.monotonic()
+        self._progress = None
+
+    def __enter__(self) -> "ProgressBar":
+        if self._interactive:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
+                console=console, transient=False,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self.description, total=self.total, status="")
+        return self
+
+    def advance(self, n: int = 1, status: str | None = None) -> None:
+        self.done += n
+        if status is not None:
+            self.status = status
+        if self._progress is not None:
+            self._progress.update(self._task, advance=n, status=self.status)
+        elif not self._quiet and time.monotonic() - self._last_log >= self.log_every:
+            self._last_log = time.monotonic()
+            self._log_line()
+
+    def _log_line(self) -> None:
+        elapsed = time.monotonic() - self._start
+        print(f"[{self.description}] {self.done}/{self.total} {elapsed:.0f}s {self.status}", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+        elif not self._quiet:
+            self._log_line()
+
+
+def info(message: str) -> None:
+    """A status message for the user, on stderr so stdout stays machine-readable."""
+    console.print(message, highlight=False)

@@ -1,0 +1,104 @@
+import json
+import os
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from leanformer.errors import LeanformerError
+from leanformer.evaluation import EvalConfig, evaluate
+from leanformer.models import load_model
+from leanformer.tasks import TaskConfig
+from leanformer.training import TrainConfig, train
+from leanformer.training import trainer as trainer_module
+
+
+def config(model, data, out, **kw):
+    defaults = dict(epochs=3, batch_size=16, learning_rate=3e-3, warmup_ratio=0.1, max_length=32, bf16=False,
+                    checkpoint_every=4, show_progress=False, threads=1)
+    return TrainConfig(model=str(model), task=TaskConfig(name="generic", data_dir=str(data)), output_dir=str(out),
+                       **{**defaults, **kw})
+
+
+def test_tiny_model_learns_and_records_lineage(tiny_model, toy_dataset, tmp_path):
+    out = tmp_path / "out"
+    result = train(config(tiny_model("bert"), toy_dataset, out, epochs=6))
+    assert result["metrics"]["dev"]["accuracy"] >= 0.9  # the label is one keyword away
+    assert result["metrics"]["test"]["accuracy"] >= 0.9
+    assert not (tmp_path / "out.work").exists()
+    model, _, manifest = load_model(out)
+    entry = manifest.lineage[-1]
+    assert entry["step"] == "train" and entry["metrics"] == result["metrics"]
+    assert entry["config"]["task"]["name"] == "generic" and len(entry["history"]) == 6
+    assert manifest.label_names == ["neg", "pos"]
+    report = evaluate(EvalConfig(model=str(out), split="test", threads=1))
+    assert report["metrics"]["accuracy"] == pytest.approx(result["metrics"]["test"]["accuracy"])
+    assert report["examples"] == 40 and report["examples_per_second"] > 0
+
+
+def test_resume_after_crash_gives_the_same_model(tiny_model, toy_dataset, tmp_path, monkeypatch):
+    model = tiny_model("roberta")
+    train(config(model, toy_dataset, tmp_path / "straight", epochs=2))
+
+    real_save = trainer_module._save_checkpoint
+
+    def crash_after_step_6(path, model_, tok, opt, sched, state):
+        real_save(path, model_, tok, opt, sched, state)
+        if state.global_step >= 6:
+            raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(trainer_module, "_save_checkpoint", crash_after_step_6)
+    with pytest.raises(KeyboardInterrupt):
+        train(config(model, toy_dataset, tmp_path / "resumed", epochs=2))
+    assert not (tmp_path / "resumed").exists() and (tmp_path / "resumed.work" / "checkpoint").is_dir()
+    with pytest.raises(LeanformerError, match="unfinished run; continue it with --resume"):
+        train(config(model, toy_dataset, tmp_path / "resumed", epochs=2))
+    monkeypatch.setattr(trainer_module, "_save_checkpoint", real_save)
+    train(config(model, toy_dataset, tmp_path / "resumed", epochs=2, resume=True))
+
+    a = load_file(tmp_path / "straight" / "model.safetensors")
+    b = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+
+
+def test_multiple_choice_task_trains(tiny_model, tmp_path):
+    from pathlib import Path
+    data = Path(__file__).parents[1] / "fixtures" / "superglue" / "COPA"
+    cfg = TrainConfig(model=str(tiny_model("electra")), task=TaskConfig(name="copa", data_dir=str(data)),
+                      output_dir=str(tmp_path / "copa"), epochs=1, batch_size=2, bf16=False, show_progress=False)
+    result = train(cfg)
+    assert set(result["metrics"]) == {"dev"}  # COPA's test split is unlabelled
+    _, _, manifest = load_model(tmp_path / "copa")
+    assert manifest.multiple_choice
+
+
+def test_bf16_autocast_path_runs(tiny_model, toy_dataset, tmp_path):
+    result = train(config(tiny_model("mpnet"), toy_dataset, tmp_path / "bf16", epochs=1, bf16=True, train_limit=48))
+    assert json.loads((tmp_path / "bf16" / "leanformer.json").read_text())["lineage"][0]["metrics_precision"] == "bf16"
+    assert 0 <= result["metrics"]["dev"]["accuracy"] <= 1
+
+
+def test_bad_data_writes_nothing(tiny_model, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.jsonl").write_text('{"text": "the cat", "label": "a"}\n{"text": "oops"\n')
+    (data / "dev.jsonl").write_text('{"text": "the cat", "label": "a"}\n')
+    with pytest.raises(LeanformerError, match=r"train\.jsonl, line 2: malformed JSON"):
+        train(config(tiny_model("bert"), data, tmp_path / "out"))
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.work").exists()
+
+
+def test_predictions_on_unlabelled_split(tiny_model, tmp_path):
+    from pathlib import Path
+    data = Path(__file__).parents[1] / "fixtures" / "superglue" / "BoolQ"
+    out = tmp_path / "boolq"
+    train(TrainConfig(model=str(tiny_model("distilbert")), task=TaskConfig(name="boolq", data_dir=str(data)),
+                      output_dir=str(out), epochs=1, batch_size=2, bf16=False, show_progress=False))
+    with pytest.raises(LeanformerError, match="has no labels.*--predictions"):
+        evaluate(EvalConfig(model=str(out), split="test"))
+    report = evaluate(EvalConfig(model=str(out), split="test", predictions=str(tmp_path / "BoolQ.jsonl")))
+    assert report["metrics"] is None
+    lines = [json.loads(l) for l in (tmp_path / "BoolQ.jsonl").read_text().splitlines()]
+    assert [l["idx"] for l in lines] == [0, 1] and {l["label"] for l in lines} <= {"true", "false"}
