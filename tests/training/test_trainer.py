@@ -10,7 +10,7 @@ from leanformer.evaluation import EvalConfig, evaluate
 from leanformer.models import load_model
 from leanformer.tasks import TaskConfig
 from leanformer.training import TrainConfig, train
-from leanformer.training import trainer as trainer_module
+from leanformer.training import loop as trainer_module
 
 
 def config(model, data, out, **kw):
@@ -42,8 +42,8 @@ def test_resume_after_crash_gives_the_same_model(tiny_model, toy_dataset, tmp_pa
 
     real_save = trainer_module._save_checkpoint
 
-    def crash_after_step_6(path, model_, tok, opt, sched, state):
-        real_save(path, model_, tok, opt, sched, state)
+    def crash_after_step_6(path, model_, opt, sched, state):
+        real_save(path, model_, opt, sched, state)
         if state.global_step >= 6:
             raise KeyboardInterrupt("killed")
 

@@ -89,24 +89,14 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: user errors become one line on stderr and exit code 2."""
+    """Entry point: user errors become one line on stderr and exit code 2 (usage errors too, via click)."""
     try:
-        app(argv, standalone_mode=False)
+        app(argv, prog_name="leanformer")
     except LeanformerError as e:
         console.print(f"[bold red]error:[/] {e}", highlight=False)
         return e.exit_code
-    except (typer.Exit, SystemExit) as e:
-        return getattr(e, "exit_code", None) or getattr(e, "code", 0) or 0
-    except typer.Abort:
-        console.print("aborted")
-        return 130
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            return 2
-        raise
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 0
     return 0
 
 
