@@ -13,8 +13,8 @@ import torch
 from leanformer.errors import LeanformerError
 from leanformer.models import load_model
 from leanformer.tasks import TaskConfig, get_task
-from leanformer.training.batching import collate, encode, lengths, sorted_batches
-from leanformer.training.precision import autocast, physical_cores
+from leanformer.data.features import collate, encode, lengths, sorted_batches
+from leanformer.utils.cpu import autocast, physical_cores
 from leanformer.utils.paths import atomic_write_text
 from leanformer.utils.progress import ProgressBar
 

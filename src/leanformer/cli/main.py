@@ -8,7 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from leanformer.cli.options import with_train_options
+from leanformer.distill import DistillConfig
 from leanformer.errors import LeanformerError
+from leanformer.training import TrainConfig
 from leanformer.utils.progress import console
 
 app = typer.Typer(name="leanformer", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
@@ -34,38 +37,60 @@ def _print_json(obj) -> None:
 
 
 @app.command()
+@with_train_options(TrainConfig)
 def train(
     model: Annotated[str, typer.Option("--model", "-m", help="Built-in name (all-MiniLM-L6-v2, all-mpnet-base-v2), local directory or hub id.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Directory to write the fine-tuned model to.")],
     task: TaskOpt = "vitaminc",
     data_dir: DataDirOpt = None,
-    epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 3,
-    batch_size: Annotated[int, typer.Option(help="Examples per optimizer step.")] = 32,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (linear warm-up, then linear decay).")] = 3e-5,
-    weight_decay: float = 0.01,
-    warmup_ratio: float = 0.06,
-    max_length: Annotated[int, typer.Option(help="Truncate inputs to this many tokens.")] = 128,
-    seed: int = 42,
-    bf16: Annotated[Optional[bool], typer.Option("--bf16/--fp32", help="Numerics for training (default: bf16 autocast where the CPU supports it).")] = None,
-    train_limit: Annotated[Optional[int], typer.Option(help="Train on a random subset of this many examples.")] = None,
-    eval_limit: Annotated[Optional[int], typer.Option(help="Evaluate on the first N dev/test examples only.")] = None,
-    checkpoint_every: Annotated[int, typer.Option(help="Save a resumable checkpoint every N steps.")] = 200,
-    resume: Annotated[bool, typer.Option(help="Continue the unfinished run in OUTPUT.work, if there is one.")] = False,
-    threads: Annotated[Optional[int], typer.Option(help="Intra-op threads (default: physical cores).")] = None,
     text_column: TextCol = "text",
     text_pair_column: PairCol = None,
     label_column: LabelCol = "label",
     labels: LabelsOpt = None,
+    options: dict = None,
 ):
-    """Fine-tune a model on a task; keeps the best epoch by dev metric and reports dev/test metrics."""
-    from leanformer.training import TrainConfig, train as run
+    """Fine-tune a model on a task with its labels, keeping the best epoch by dev metric.
 
-    cfg = TrainConfig(model=model, output_dir=output,
-                      task=_task_config(task, data_dir, text_column, text_pair_column, label_column, labels),
-                      epochs=epochs, batch_size=batch_size, learning_rate=lr, weight_decay=weight_decay,
-                      warmup_ratio=warmup_ratio, max_length=max_length, seed=seed, bf16=bf16, train_limit=train_limit,
-                      eval_limit=eval_limit, checkpoint_every=checkpoint_every, resume=resume, threads=threads)
-    _print_json(run(cfg))
+    Fine-tuning a general distilled model (e.g. all-MiniLM-L6-v2) this way is the task-agnostic path.
+    """
+    from leanformer.training import train as run
+
+    _print_json(run(TrainConfig(model=model, output_dir=output, **options,
+                                task=_task_config(task, data_dir, text_column, text_pair_column, label_column, labels))))
+
+
+def _int_list(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise LeanformerError(f"expected comma-separated integers, got '{text}'") from None
+
+
+@app.command()
+@with_train_options(DistillConfig)
+def distill(
+    teacher: Annotated[str, typer.Option(help="Fine-tuned leanformer model directory; the task comes from its manifest.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Directory to write the student to.")],
+    student: Annotated[Optional[str], typer.Option(help="Pretrained checkpoint to start from (built-in name, directory, hub id); default: the teacher itself.")] = None,
+    student_layers: Annotated[Optional[str], typer.Option(help="Keep only these student layers, 0-based, e.g. 0,2,4 (DistilBERT-style initialisation).")] = None,
+    relu: Annotated[bool, typer.Option("--relu", help="Swap the student's FFN activation from GELU to ReLU.")] = False,
+    temperature: Annotated[float, typer.Option(help="Softmax temperature of the soft targets.")] = 2.0,
+    alpha: Annotated[float, typer.Option(help="Weight of the hard-label loss (soft targets get 1 - alpha).")] = 0.0,
+    hidden_weight: Annotated[float, typer.Option(help="Weight of the hidden-state MSE (needs the teacher's tokenizer).")] = 0.0,
+    attention_weight: Annotated[float, typer.Option(help="Weight of the attention-map MSE (needs the teacher's tokenizer).")] = 0.0,
+    layer_map: Annotated[Optional[str], typer.Option(help="Teacher layer (1-based) for each student layer, e.g. 4,8,12; default evenly spaced.")] = None,
+    data_dir: DataDirOpt = None,
+    options: dict = None,
+):
+    """Distil a fine-tuned teacher into a smaller or different student (soft targets, optional TinyBERT losses)."""
+    from leanformer.distill import distill as run
+
+    _print_json(run(DistillConfig(teacher=teacher, output_dir=output, student=student,
+                                  student_layers=_int_list(student_layers), relu=relu, temperature=temperature,
+                                  alpha=alpha, hidden_weight=hidden_weight, attention_weight=attention_weight,
+                                  layer_map=_int_list(layer_map), data_dir=data_dir, **options)))
 
 
 @app.command()

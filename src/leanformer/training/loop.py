@@ -27,9 +27,9 @@ from leanformer.errors import LeanformerError
 from leanformer.evaluation import predict_logits
 from leanformer.models import Manifest, count_parameters, save_model as save_leanformer_model
 from leanformer.tasks import Example, Task
-from leanformer.training.batching import collate, encode, length_grouped_batches, lengths
+from leanformer.data.features import collate, encode, length_grouped_batches, lengths
 from leanformer.training.options import TrainOptions
-from leanformer.training.precision import autocast, cpu_has_bf16, physical_cores
+from leanformer.utils.cpu import autocast, cpu_has_bf16, physical_cores
 from leanformer.utils.paths import atomic_dir, atomic_write_text
 from leanformer.utils.progress import ProgressBar, info
 

@@ -1,4 +1,4 @@
-"""Choosing numerics: bf16 autocast where the CPU has native bf16 (AMX or AVX512-BF16)."""
+"""What this CPU offers: native bf16 (AMX or AVX512-BF16) for autocast, and its physical cores."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from leanformer.tasks.base import Example
-from leanformer.training.batching import collate, encode, length_grouped_batches, lengths, sorted_batches
+from leanformer.data.features import collate, encode, length_grouped_batches, lengths, sorted_batches
 from tests.conftest import VOCAB
 
 from transformers import BertTokenizerFast

@@ -1,0 +1,127 @@
+"""Task-specific knowledge distillation (``leanformer distill``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from leanformer.distill.losses import attention_loss, hidden_state_loss, soft_target_loss, uniform_layer_map
+from leanformer.distill.students import build_student, fresh_manifest
+from leanformer.distill.teacher_cache import TeacherLogits
+from leanformer.errors import LeanformerError
+from leanformer.models import load_model
+from leanformer.tasks import TaskConfig, get_task
+from leanformer.training.loop import Run, begin, fit, subset
+from leanformer.training.options import TrainOptions
+
+
+@dataclass(kw_only=True)
+class DistillConfig(TrainOptions):
+    #: a fine-tuned leanformer model directory; the task comes from its manifest
+    teacher: str
+    output_dir: str
+    #: pretrained checkpoint to start the student from (None: start from the teacher itself)
+    student: str | None = None
+    #: keep only these transformer layers of the student (0-based), e.g. [0, 2, 4]
+    student_layers: list[int] | None = None
+    #: swap the student's FFN activation to ReLU
+    relu: bool = False
+    temperature: float = 2.0
+    #: weight of the hard-label cross-entropy; the soft-target loss gets 1 - alpha
+    alpha: float = 0.0
+    #: weight of the hidden-state MSE (TinyBERT); needs the teacher's tokenizer
+    hidden_weight: float = 0.0
+    #: weight of the attention-map MSE (TinyBERT); needs the teacher's tokenizer
+    attention_weight: float = 0.0
+    #: teacher layer (1-based) matched to each student layer; default: evenly spaced
+    layer_map: list[int] | None = None
+    #: read the task's data from here instead of where the teacher's manifest says
+    data_dir: str | None = None
+    learning_rate: float = 1e-4
+
+
+class DistillationLoss:
+    """``(1 - alpha) * soft targets + alpha * hard labels [+ hidden-state MSE] [+ attention MSE]``.
+
+    Soft targets come from cached teacher logits; the intermediate losses run the teacher on the
+    student's own batch, which is why they need a shared tokenizer.
+    """
+
+    def __init__(self, cfg: DistillConfig, teacher_logits: torch.Tensor | None, teacher: torch.nn.Module | None,
+                 layer_map: list[int], projection: torch.nn.Module | None):
+        self.cfg, self.teacher_logits, self.teacher = cfg, teacher_logits, teacher
+        self.layer_map, self.projection = layer_map, projection
+
+    def __call__(self, model, inputs, idx, labels) -> torch.Tensor:
+        cfg = self.cfg
+        hidden, attention = cfg.hidden_weight > 0, cfg.attention_weight > 0
+        out = model(**inputs, output_hidden_states=hidden, output_attentions=attention)
+        if self.teacher is not None:
+            with torch.no_grad():
+                t_out = self.teacher(**inputs, output_hidden_states=hidden, output_attentions=attention)
+            t_logits = t_out.logits
+        else:
+            t_logits = self.teacher_logits[torch.as_tensor(idx)]
+        loss = (1 - cfg.alpha) * soft_target_loss(out.logits, t_logits, cfg.temperature)
+        if cfg.alpha > 0:
+            loss = loss + cfg.alpha * F.cross_entropy(out.logits.float(), labels)
+        mask = inputs["attention_mask"].reshape(-1, inputs["attention_mask"].shape[-1])
+        if hidden:
+            loss = loss + cfg.hidden_weight * hidden_state_loss(out.hidden_states, t_out.hidden_states, self.layer_map,
+                                                                mask, self.projection)
+        if attention:
+            loss = loss + cfg.attention_weight * attention_loss(out.attentions, t_out.attentions, self.layer_map, mask)
+        return loss
+
+
+def _check(cfg: DistillConfig) -> None:
+    if cfg.temperature <= 0 or not 0 <= cfg.alpha <= 1 or cfg.hidden_weight < 0 or cfg.attention_weight < 0:
+        raise LeanformerError("temperature must be positive, alpha in [0, 1], and loss weights non-negative")
+
+
+def distill(cfg: DistillConfig) -> dict:
+    """Train a student on the teacher's task against the teacher's outputs; returns metrics and location."""
+    _check(cfg)
+    bf16 = begin(cfg)
+    teacher, t_tok, t_manifest = load_model(cfg.teacher)
+    task_cfg = TaskConfig.from_dict(t_manifest.task)
+    task_cfg.data_dir = cfg.data_dir or task_cfg.data_dir
+    task = get_task(task_cfg)
+    train_examples = subset(task.examples("train"), cfg.train_limit, cfg.seed)
+    task.examples("dev")
+    student, s_tok, base_manifest = build_student(task, cfg.teacher, cfg.student, cfg.student_layers, cfg.relu)
+    manifest = base_manifest or fresh_manifest(task)
+
+    internals = cfg.hidden_weight > 0 or cfg.attention_weight > 0
+    layer_map, projection, teacher_logits, computed = [], None, None, 0
+    if internals:
+        if t_tok.get_vocab() != s_tok.get_vocab():
+            raise LeanformerError("hidden-state and attention losses need the student to use the teacher's tokenizer; "
+                                  "use soft targets only (the default) for a student of another family")
+        n_s, n_t = student.config.num_hidden_layers, teacher.config.num_hidden_layers
+        layer_map = cfg.layer_map or uniform_layer_map(n_s, n_t)
+        if len(layer_map) != n_s or any(not 1 <= t <= n_t for t in layer_map):
+            raise LeanformerError(f"layer map needs one teacher layer in 1..{n_t} per student layer ({n_s}), got {layer_map}")
+        if cfg.attention_weight > 0:
+            student.set_attn_implementation("eager")
+            teacher.set_attn_implementation("eager")
+        if student.config.hidden_size != teacher.config.hidden_size:
+            projection = torch.nn.Linear(student.config.hidden_size, teacher.config.hidden_size)
+        teacher.eval().requires_grad_(False)
+    else:
+        cache = TeacherLogits(teacher, t_tok, cfg.teacher, cfg.max_length, task.multiple_choice, bf16,
+                              cfg.eval_batch_size, cfg.show_progress)
+        teacher_logits = torch.from_numpy(cache.get(train_examples))
+        computed, teacher = cache.computed, None  # the teacher is no longer needed in memory
+
+    details = {"teacher": str(cfg.teacher), "teacher_metrics": t_manifest.metrics, "student": cfg.student or "teacher",
+               "student_layers": cfg.student_layers, "relu": cfg.relu, "teacher_logits_computed": computed,
+               "loss": {"temperature": cfg.temperature, "alpha": cfg.alpha, "hidden_weight": cfg.hidden_weight,
+                        "attention_weight": cfg.attention_weight, "layer_map": layer_map or None},
+               "config": cfg.to_dict()}
+    loss = DistillationLoss(cfg, teacher_logits, teacher, layer_map, projection)
+    return fit(Run(model=student, tokenizer=s_tok, task=task, train_examples=train_examples, options=cfg,
+                   output_dir=cfg.output_dir, loss=loss, manifest=manifest, step="distill", details=details,
+                   extra=projection))
