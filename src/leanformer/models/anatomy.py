@@ -7,6 +7,8 @@ pruning) goes through these helpers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from transformers.activations import ACT2FN
 
@@ -60,3 +62,49 @@ def set_activation(model: torch.nn.Module, name: str) -> torch.nn.Module:
         raise LeanformerError(f"expected one FFN activation per layer in {type(model).__name__}, found {swapped}")
     setattr(model.config, ACTIVATION_CONFIG.get(model.config.model_type, "hidden_act"), name)
     return model
+
+
+@dataclass
+class BlockParts:
+    """The prunable pieces of one transformer block."""
+
+    attention: torch.nn.Module  # holds the head bookkeeping (attention_head_size, head count)
+    query: torch.nn.Linear
+    key: torch.nn.Linear
+    value: torch.nn.Linear
+    output: torch.nn.Linear  # attention output projection; its input columns are per head
+    ffn_in: torch.nn.Linear
+    ffn_out: torch.nn.Linear
+
+    @property
+    def head_size(self) -> int:
+        return self.attention.attention_head_size
+
+    @property
+    def num_heads(self) -> int:
+        return self.query.out_features // self.head_size
+
+
+#: (attention module path, q, k, v, o names, FFN in/out paths) per family
+_BLOCK_LAYOUT = {
+    "bert": ("attention.self", ("query", "key", "value"), "attention.output.dense", "intermediate.dense", "output.dense"),
+    "distilbert": ("attention", ("q_lin", "k_lin", "v_lin"), "attention.out_lin", "ffn.lin1", "ffn.lin2"),
+    "mpnet": ("attention.attn", ("q", "k", "v"), "attention.attn.o", "intermediate.dense", "output.dense"),
+}
+_BLOCK_LAYOUT.update({t: _BLOCK_LAYOUT["bert"] for t in ("roberta", "xlm-roberta", "electra")})
+#: families whose attention heads share state across layers, so heads cannot be removed per layer
+NO_HEAD_PRUNING = {"mpnet": "MPNet adds one relative-position bias, shared by all layers, with a column per head"}
+
+
+def block_parts(model: torch.nn.Module) -> list[BlockParts]:
+    layout = _BLOCK_LAYOUT.get(model.config.model_type)
+    if layout is None:
+        raise LeanformerError(f"structured pruning does not support '{model.config.model_type}'")
+    attn_path, qkv, o_path, in_path, out_path = layout
+    parts = []
+    for block in layers(model):
+        attention = block.get_submodule(attn_path)
+        q, k, v = (getattr(attention, n) for n in qkv)
+        parts.append(BlockParts(attention, q, k, v, block.get_submodule(o_path), block.get_submodule(in_path),
+                                block.get_submodule(out_path)))
+    return parts

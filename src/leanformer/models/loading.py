@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import transformers
+from safetensors.torch import load_model as load_safetensors
 from transformers import AutoConfig, AutoModelForMultipleChoice, AutoModelForSequenceClassification, AutoTokenizer
 
 from leanformer.errors import LeanformerError
 from leanformer.models.manifest import Manifest
 from leanformer.models.sources import BUILTIN_SOURCES, builtin_path
+from leanformer.models.structure import apply_structure
 
 #: encoder families leanformer handles end to end (training, distillation, pruning, export)
 SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "mpnet")
@@ -83,11 +85,26 @@ def load_for_task(source: str | Path, label_names: list[str], multiple_choice: b
         config.id2label = dict(enumerate(label_names))
         config.label2id = {n: i for i, n in enumerate(label_names)}
     keep_head = manifest is not None and manifest.label_names == label_names and manifest.multiple_choice == multiple_choice
+    if manifest is not None and manifest.structure:
+        if not keep_head:
+            raise LeanformerError(f"{source}: a pruned model keeps its own task head; it cannot be re-headed for other labels")
+        return _load_pruned(path, cls, config, manifest), tokenizer, manifest
     try:
         model = cls.from_pretrained(path, config=config, **({} if keep_head else {"ignore_mismatched_sizes": True}))
     except (OSError, ValueError) as e:
         raise _unreachable(path, "weights", e) from None
     return model, tokenizer, (manifest if keep_head else None)
+
+
+def _load_pruned(path: str, cls, config, manifest: Manifest):
+    """Stock model at full size, sliced to the recorded structure, then the saved weights."""
+    model = cls.from_config(config)
+    apply_structure(model, manifest.structure.get("heads"), manifest.structure.get("neurons"))
+    try:
+        load_safetensors(model, str(Path(path) / "model.safetensors"), strict=True)
+    except (OSError, RuntimeError) as e:
+        raise LeanformerError(f"{path}: weights do not match the pruned structure in its manifest ({str(e).splitlines()[0]})") from None
+    return model.eval()
 
 
 def load_model(model_dir: str | Path):

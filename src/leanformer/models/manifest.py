@@ -26,6 +26,8 @@ class Manifest:
     label_names: list[str]
     multiple_choice: bool = False
     lineage: list[dict] = field(default_factory=list)
+    #: for pruned models: kept head and FFN neuron indices per layer, into the config's original shapes
+    structure: dict | None = None
     format_version: int = FORMAT_VERSION
     leanformer_version: str = __version__
 

@@ -1,0 +1,1 @@
+"""Measuring speed and cost side by side."""

@@ -1,0 +1,64 @@
+"""How much each head and FFN neuron matters, per layer.
+
+``gradient``: accumulated |dL/dmask| over batches of training examples (Michel et al., 2019;
+FastFormers). A neuron's mask sits between the activation and the output projection, so its
+score a_i * (dL/dy . W_out[:, i]) weighs both the intermediate and the output projection.
+``magnitude``: weight norms, the usual baseline. Scores are normalised per layer (L2), so
+layers compare on the same scale. Compute them on training data, never on the split you report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+import torch.nn.functional as F
+
+from leanformer.models.anatomy import block_parts
+from leanformer.prune.masks import StructureMasks
+from leanformer.utils.cpu import autocast
+from leanformer.utils.progress import ProgressBar
+
+
+def _normalise(scores: list[torch.Tensor]) -> list[torch.Tensor]:
+    return [s / s.norm().clamp_min(1e-12) for s in scores]
+
+
+def gradient_importance(model: torch.nn.Module, batches: Iterable[tuple[dict, torch.Tensor]], total: int,
+                        bf16: bool = False, show_progress: bool = True) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Per-layer head and neuron scores from |dL/dmask| summed over ``batches`` of (inputs, labels)."""
+    model.eval()  # no dropout: scores measure the model as it will run
+    masks = StructureMasks(model, requires_grad=True)
+    head_scores = [torch.zeros_like(m) for m in masks.heads]
+    neuron_scores = [torch.zeros_like(m) for m in masks.neurons]
+    with masks, ProgressBar(total, "importance", enabled=show_progress) as bar:
+        for inputs, labels in batches:
+            with autocast(bf16):
+                logits = model(**inputs).logits
+            loss = F.cross_entropy(logits.float(), labels)
+            # gradients w.r.t. the masks only, fresh for every batch
+            grads = torch.autograd.grad(loss, [*masks.heads, *masks.neurons])
+            n = len(masks.heads)
+            for acc, g in zip(head_scores + neuron_scores, grads[:n] + grads[n:]):
+                acc += g.detach().abs().float()
+            bar.advance(len(labels))
+    return _normalise(head_scores), _normalise(neuron_scores)
+
+
+def magnitude_importance(model: torch.nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Per-layer head scores (norm of a head's Q, K, V rows and output columns) and neuron scores
+    (norm of its intermediate row times norm of its output column)."""
+    heads, neurons = [], []
+    with torch.no_grad():
+        for p in block_parts(model):
+            d, h = p.head_size, p.num_heads
+            rows = sum(lin.weight.view(h, d, -1).pow(2).sum((1, 2)) for lin in (p.query, p.key, p.value))
+            cols = p.output.weight.view(p.output.out_features, h, d).pow(2).sum((0, 2))
+            heads.append((rows + cols).sqrt())
+            neurons.append(p.ffn_in.weight.norm(dim=1) * p.ffn_out.weight.norm(dim=0))
+    return _normalise(heads), _normalise(neurons)
+
+
+def top_k(scores: list[torch.Tensor], k: int) -> list[list[int]]:
+    """Indices of the ``k`` best-scoring units of each layer, in ascending order."""
+    return [sorted(torch.topk(s, k).indices.tolist()) for s in scores]

@@ -1,0 +1,136 @@
+"""Structured pruning of heads and FFN neurons, then re-distillation (``leanformer prune``)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from leanformer.data.features import collate, encode, lengths, sorted_batches
+from leanformer.distill import DistillConfig, distill
+from leanformer.errors import LeanformerError
+from leanformer.evaluation import predict_logits
+from leanformer.models import Manifest, count_parameters, load_model, save_model
+from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
+from leanformer.models.structure import apply_structure, compose, current_structure
+from leanformer.prune.importance import gradient_importance, magnitude_importance, top_k
+from leanformer.prune.targets import resolve_target
+from leanformer.tasks import Task, TaskConfig, get_task
+from leanformer.training.loop import begin, subset
+from leanformer.training.options import TrainOptions
+from leanformer.utils.progress import info
+
+METHODS = ("gradient", "magnitude")
+
+
+@dataclass(kw_only=True)
+class PruneConfig(TrainOptions):
+    #: leanformer model directory to prune
+    model: str
+    output_dir: str
+    #: heads each layer keeps: a count, or a ratio in (0, 1]; None keeps all
+    heads: int | float | None = None
+    #: FFN neurons each layer keeps: a count, or a ratio in (0, 1]; None keeps all
+    ffn: int | float | None = None
+    method: str = "gradient"
+    #: training examples used for gradient importance
+    importance_examples: int = 2000
+    #: distil the pruned model from ``teacher`` afterwards (recovers accuracy)
+    redistill: bool = True
+    #: teacher for re-distillation; default: the model before pruning
+    teacher: str | None = None
+    temperature: float = 2.0
+    alpha: float = 0.0
+    data_dir: str | None = None
+    epochs: int = 2
+    learning_rate: float = 5e-5
+
+
+def load_task(manifest: Manifest, data_dir: str | None) -> Task:
+    config = TaskConfig.from_dict(manifest.task)
+    config.data_dir = data_dir or config.data_dir
+    return get_task(config)
+
+
+def importance(model, tokenizer, task: Task, cfg: PruneConfig, bf16: bool):
+    """Head and neuron scores on a seeded sample of the training split."""
+    if cfg.method not in METHODS:
+        raise LeanformerError(f"unknown importance method '{cfg.method}'; expected one of {', '.join(METHODS)}")
+    if cfg.method == "magnitude":
+        return magnitude_importance(model)
+    examples = subset(task.examples("train"), cfg.importance_examples, cfg.seed)
+    features = encode(examples, tokenizer, cfg.max_length)
+    labels = np.array([ex.label for ex in examples])
+    batches = ((collate([features[i] for i in idx], tokenizer.pad_token_id, task.multiple_choice),
+                torch.from_numpy(labels[idx])) for idx in sorted_batches(lengths(features), cfg.batch_size))
+    return gradient_importance(model, batches, len(examples), bf16, cfg.show_progress)
+
+
+def targets(model, cfg: PruneConfig) -> tuple[int | None, int | None]:
+    part = block_parts(model)[0]
+    heads = resolve_target(cfg.heads, part.num_heads, "heads")
+    ffn = resolve_target(cfg.ffn, part.ffn_in.out_features, "FFN neurons")
+    if heads is None and ffn is None:
+        raise LeanformerError("nothing to prune: give a heads and/or an FFN target")
+    if heads is not None and model.config.model_type in NO_HEAD_PRUNING:
+        raise LeanformerError(f"cannot prune attention heads of '{model.config.model_type}': "
+                              f"{NO_HEAD_PRUNING[model.config.model_type]}; prune FFN neurons only")
+    return heads, ffn
+
+
+def prune_copy(model, manifest: Manifest, scores, heads: int | None, ffn: int | None, details: dict):
+    """A physically pruned copy of ``model`` keeping the top-scoring units, and its manifest."""
+    head_scores, neuron_scores = scores
+    keep_heads = top_k(head_scores, heads) if heads is not None else None
+    keep_neurons = top_k(neuron_scores, ffn) if ffn is not None else None
+    pruned = apply_structure(copy.deepcopy(model), keep_heads, keep_neurons)
+    previous = manifest.structure or {}
+    structure = {"heads": compose(previous.get("heads"), keep_heads),
+                 "neurons": compose(previous.get("neurons"), keep_neurons)}
+    summary = current_structure(pruned)
+    new_manifest = dataclasses.replace(manifest, structure=structure).with_step(
+        "prune", **details, heads_per_layer=summary["heads_per_layer"][0], ffn_per_layer=summary["ffn_per_layer"][0],
+        parameters_before=count_parameters(model), parameters=count_parameters(pruned))
+    return pruned, new_manifest
+
+
+def redistill_config(cfg: PruneConfig, student_dir: str, output_dir: str) -> DistillConfig:
+    shared = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainOptions)}
+    return DistillConfig(**shared, teacher=cfg.teacher or cfg.model, student=student_dir, output_dir=output_dir,
+                         temperature=cfg.temperature, alpha=cfg.alpha, data_dir=cfg.data_dir)
+
+
+def dev_metrics(model, tokenizer, task: Task, cfg: PruneConfig, bf16: bool) -> dict:
+    examples = task.examples("dev")[: cfg.eval_limit]
+    logits = predict_logits(model, encode(examples, tokenizer, cfg.max_length), tokenizer.pad_token_id,
+                            task.multiple_choice, cfg.eval_batch_size, bf16, "evaluate dev", cfg.show_progress)
+    return {"dev": task.compute_metrics(examples, logits)}
+
+
+def prune(cfg: PruneConfig) -> dict:
+    """Prune ``cfg.model`` to the targets, then (by default) re-distil it; returns metrics and location."""
+    bf16 = begin(cfg)
+    model, tokenizer, manifest = load_model(cfg.model)
+    task = load_task(manifest, cfg.data_dir)
+    heads, ffn = targets(model, cfg)
+    scores = importance(model, tokenizer, task, cfg, bf16)
+    details = {"source": str(cfg.model), "method": cfg.method, "importance_examples": cfg.importance_examples,
+               "targets": {"heads": cfg.heads, "ffn": cfg.ffn}}
+    pruned, pruned_manifest = prune_copy(model, manifest, scores, heads, ffn, details)
+    info(f"pruned to {heads or 'all'} heads and {ffn or 'all'} FFN neurons per layer: "
+         f"{count_parameters(model) / 1e6:.2f}M -> {count_parameters(pruned) / 1e6:.2f}M parameters")
+    if not cfg.redistill:
+        metrics = dev_metrics(pruned, tokenizer, task, cfg, bf16)
+        pruned_manifest.lineage[-1]["metrics"] = metrics
+        save_model(pruned, tokenizer, pruned_manifest, cfg.output_dir)
+        return {"output_dir": cfg.output_dir, "metrics": metrics, "structure": current_structure(pruned)}
+    staging = Path(f"{cfg.output_dir}.pruned")
+    save_model(pruned, tokenizer, pruned_manifest, staging)
+    result = distill(redistill_config(cfg, str(staging), cfg.output_dir))
+    shutil.rmtree(staging, ignore_errors=True)
+    return {**result, "structure": current_structure(pruned)}

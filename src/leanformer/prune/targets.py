@@ -1,0 +1,38 @@
+"""Pruning targets: how many heads and FFN neurons each layer keeps, as a count or a ratio."""
+
+from __future__ import annotations
+
+from leanformer.errors import LeanformerError
+
+
+def parse_target(text: str | None) -> int | float | None:
+    """CLI form: '6' is a count, '0.5' a ratio; anything else is an error."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise LeanformerError(f"pruning target '{text}' is neither a count nor a ratio") from None
+
+
+def resolve_target(value: int | float | None, total: int, what: str) -> int | None:
+    """The number of units each layer keeps: a count in 1..total, or a ratio in (0, 1] of ``total``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise LeanformerError(f"{what} target must be a count or a ratio, got {value!r}")
+    if isinstance(value, float) and 0 < value <= 1:
+        return max(1, round(value * total))
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise LeanformerError(f"{what} target {value} is not a whole number (use a count, or a ratio in (0, 1])")
+        value = int(value)
+    if value < 1:
+        raise LeanformerError(f"{what} target must keep at least 1 per layer, got {value}")
+    if value > total:
+        raise LeanformerError(f"{what} target {value} is more than the {total} each layer has")
+    return value

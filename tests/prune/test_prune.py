@@ -1,0 +1,168 @@
+import copy
+import json
+
+import pytest
+import torch
+
+from leanformer.errors import LeanformerError
+from leanformer.models import Manifest, load_for_task, load_model, save_model
+from leanformer.models.anatomy import block_parts
+from leanformer.models.structure import apply_structure, compose
+from leanformer.prune import PruneConfig, prune
+from leanformer.prune.importance import magnitude_importance, top_k
+from leanformer.prune.masks import StructureMasks
+from leanformer.prune.targets import parse_target, resolve_target
+from leanformer.tasks import TaskConfig
+from leanformer.training import TrainConfig, train
+
+PRUNABLE = ("bert", "roberta", "xlm-roberta", "distilbert", "electra")
+KEEP_HEADS = [[0, 2], [1, 3], [2, 3]]
+KEEP_NEURONS = [[0, 5, 7, 11, 20], [1, 2, 3, 4, 47], [10, 20, 30, 40, 45]]
+
+
+def masks_for(model, heads, neurons):
+    parts = block_parts(model)
+    hm = [torch.zeros(p.num_heads).index_fill_(0, torch.tensor(h), 1.0) for p, h in zip(parts, heads)]
+    nm = [torch.zeros(p.ffn_in.out_features).index_fill_(0, torch.tensor(n), 1.0) for p, n in zip(parts, neurons)]
+    return StructureMasks(model, hm, nm)
+
+
+def batch(tok):
+    return tok(["the cat sat on the mat", "a dog is very good", "bird"], ["it was great", "no", "yes it is"],
+               padding=True, return_tensors="pt")
+
+
+@pytest.mark.parametrize("family", PRUNABLE)
+def test_masked_equals_physically_pruned_and_survives_save_load(tiny_model, tmp_path, family):
+    model, tok, _ = load_for_task(tiny_model(family, layers=3), ["a", "b", "c"])
+    model.eval()
+    enc = batch(tok)
+    with torch.no_grad(), masks_for(model, KEEP_HEADS, KEEP_NEURONS):
+        masked = model(**enc).logits
+    pruned = apply_structure(copy.deepcopy(model), KEEP_HEADS, KEEP_NEURONS)
+    parts = block_parts(pruned)
+    assert [p.num_heads for p in parts] == [2, 2, 2] and [p.ffn_in.out_features for p in parts] == [5, 5, 5]
+    assert parts[0].query.out_features == 2 * parts[0].head_size != model.config.hidden_size
+    with torch.no_grad():
+        physical = pruned(**enc).logits
+    assert (masked - physical).abs().max().item() < 1e-4
+    with torch.no_grad():
+        assert (model(**enc).logits - physical).abs().max().item() > 1e-4  # pruning did change something
+    manifest = Manifest(task={"name": "generic"}, label_names=["a", "b", "c"],
+                        structure={"heads": KEEP_HEADS, "neurons": KEEP_NEURONS})
+    save_model(pruned, tok, manifest, tmp_path / "pruned")
+    again, _, m2 = load_model(tmp_path / "pruned")
+    assert m2.structure == manifest.structure
+    with torch.no_grad():
+        assert (again(**enc).logits - physical).abs().max().item() < 1e-5
+
+
+def test_pruning_twice_composes_indices(tiny_model):
+    model, tok, _ = load_for_task(tiny_model("bert", layers=1), ["a", "b"])
+    model.eval()
+    enc = batch(tok)
+    once = apply_structure(copy.deepcopy(model), [[0, 1, 3]], [list(range(0, 48, 2))])
+    twice = apply_structure(copy.deepcopy(once), [[0, 2]], [[1, 5, 9]])
+    heads, neurons = compose([[0, 1, 3]], [[0, 2]]), compose([list(range(0, 48, 2))], [[1, 5, 9]])
+    assert heads == [[0, 3]] and neurons == [[2, 10, 18]]
+    direct = apply_structure(copy.deepcopy(model), heads, neurons)
+    with torch.no_grad():
+        torch.testing.assert_close(twice(**enc).logits, direct(**enc).logits)
+
+
+def test_mpnet_heads_refused_ffn_allowed(tiny_model):
+    model, tok, _ = load_for_task(tiny_model("mpnet", layers=2), ["a", "b"])
+    with pytest.raises(LeanformerError, match="cannot prune attention heads of 'mpnet'.*relative-position bias"):
+        apply_structure(copy.deepcopy(model), [[0], [1]], None)
+    model.eval()
+    enc = batch(tok)
+    with torch.no_grad(), masks_for(model, [[0, 1, 2, 3]] * 2, [[1, 2, 3], [4, 5, 6]]):
+        masked = model(**enc).logits
+    pruned = apply_structure(copy.deepcopy(model), None, [[1, 2, 3], [4, 5, 6]])
+    with torch.no_grad():
+        assert (masked - pruned(**enc).logits).abs().max().item() < 1e-4
+
+
+@pytest.mark.parametrize("value,expected", [(6, 6), (0.5, 6), (1.0, 12), (12, 12), (0.01, 1), (3.0, 3)])
+def test_targets(value, expected):
+    assert resolve_target(value, 12, "heads") == expected
+
+
+@pytest.mark.parametrize("value,message", [(13, "more than the 12"), (0, "at least 1"), (2.5, "not a whole number"),
+                                           (-1, "at least 1"), (True, "count or a ratio")])
+def test_bad_targets(value, message):
+    with pytest.raises(LeanformerError, match=message):
+        resolve_target(value, 12, "heads")
+
+
+def test_parse_target():
+    assert parse_target("6") == 6 and parse_target("0.5") == 0.5 and parse_target(None) is None
+    with pytest.raises(LeanformerError, match="neither a count nor a ratio"):
+        parse_target("half")
+
+
+def test_magnitude_scores_prefer_big_heads(tiny_model):
+    model, _, _ = load_for_task(tiny_model("bert", layers=1), ["a", "b"])
+    part = block_parts(model)[0]
+    with torch.no_grad():
+        part.query.weight[2 * part.head_size:3 * part.head_size] *= 50  # head 2 is now by far the largest
+        part.ffn_in.weight[7] *= 50
+    heads, neurons = magnitude_importance(model)
+    assert top_k(heads, 1) == [[2]] and top_k(neurons, 1) == [[7]]
+    assert heads[0].norm().item() == pytest.approx(1.0)  # normalised per layer
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from tests.conftest import make_tiny_model, toy_rows, write_jsonl
+    root = tmp_path_factory.mktemp("prune")
+    data = root / "data"
+    write_jsonl(data / "train.jsonl", toy_rows(160, seed=1))
+    write_jsonl(data / "dev.jsonl", toy_rows(40, seed=2))
+    write_jsonl(data / "test.jsonl", toy_rows(40, seed=3))
+    base = make_tiny_model(root / "base", "bert", layers=2)
+    train(TrainConfig(model=str(base), task=TaskConfig(name="generic", data_dir=str(data)), output_dir=str(root / "m"),
+                      epochs=6, batch_size=16, learning_rate=3e-3, warmup_ratio=0.1, bf16=False, show_progress=False,
+                      threads=1))
+    return root / "m"
+
+
+def pcfg(model, out, **kw):
+    return PruneConfig(model=str(model), output_dir=str(out), **{
+        "epochs": 3, "batch_size": 16, "learning_rate": 3e-3, "bf16": False, "show_progress": False, "threads": 1,
+        "importance_examples": 64, **kw})
+
+
+def test_importance_uses_training_split_only(trained, tmp_path, monkeypatch):
+    from leanformer.tasks.generic import GenericClassification
+    seen = []
+    original = GenericClassification.read_split
+    monkeypatch.setattr(GenericClassification, "read_split", lambda self, split: (seen.append(split), original(self, split))[1])
+    prune(pcfg(trained, tmp_path / "p", heads=2, redistill=False, eval_limit=8))
+    assert seen[0] == "train" and "test" not in seen  # dev only for the report after pruning
+
+
+def test_prune_then_redistill_recovers_and_records_lineage(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEANFORMER_CACHE", str(tmp_path / "cache"))
+    result = prune(pcfg(trained, tmp_path / "p", heads=0.5, ffn=0.25))
+    assert result["structure"]["heads_per_layer"] == [2, 2] and result["structure"]["ffn_per_layer"] == [12, 12]
+    assert result["metrics"]["dev"]["accuracy"] >= 0.9
+    assert not (tmp_path / "p.pruned").exists()
+    model, _, manifest = load_model(tmp_path / "p")
+    assert [e["step"] for e in manifest.lineage] == ["train", "prune", "distill"]
+    assert manifest.lineage[1]["parameters"] < manifest.lineage[1]["parameters_before"]
+    assert manifest.lineage[2]["teacher"] == str(trained)
+    assert len(manifest.structure["heads"][0]) == 2 and len(manifest.structure["neurons"][1]) == 12
+    # a pruned model can be pruned and distilled further like any other
+    again = prune(pcfg(tmp_path / "p", tmp_path / "pp", ffn=6, epochs=1))
+    assert again["structure"]["ffn_per_layer"] == [6, 6]
+    assert all(set(n) <= set(m) for n, m in zip(load_model(tmp_path / "pp")[2].structure["neurons"],
+                                                 manifest.structure["neurons"]))
+
+
+def test_prune_bad_target_writes_nothing(trained, tmp_path):
+    with pytest.raises(LeanformerError, match="more than the 4"):
+        prune(pcfg(trained, tmp_path / "p", heads=5))
+    with pytest.raises(LeanformerError, match="nothing to prune"):
+        prune(pcfg(trained, tmp_path / "p"))
+    assert list(tmp_path.iterdir()) == []
