@@ -166,3 +166,31 @@ def test_prune_bad_target_writes_nothing(trained, tmp_path):
     with pytest.raises(LeanformerError, match="nothing to prune"):
         prune(pcfg(trained, tmp_path / "p"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_writes_table_and_plot_and_resumes(trained, tmp_path, monkeypatch):
+    from leanformer.prune.sweep import SweepConfig, sweep
+    monkeypatch.setenv("LEANFORMER_CACHE", str(tmp_path / "cache"))
+    cfg = SweepConfig(model=str(trained), output_dir=str(tmp_path / "sweep"), targets=[(0.5, 0.5), (1, 6)],
+                      epochs=1, batch_size=16, learning_rate=3e-3, bf16=False, show_progress=False, threads=1,
+                      importance_examples=32, latency_examples=5)
+    result = sweep(cfg)
+    assert [(r["heads"], r["ffn"]) for r in result["rows"]] == [(4, 48), (2, 24), (1, 6)]
+    assert result["rows"][2]["parameters"] < result["rows"][1]["parameters"] < result["rows"][0]["parameters"]
+    out = tmp_path / "sweep"
+    table = (out / "sweep.md").read_text()
+    assert "| unpruned |" in table and "speed-up" in table and "1.00x" in table
+    assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(json.loads((out / "sweep.json").read_text())) == 3
+    # a second run finds both targets done and only re-times them
+    calls = []
+    monkeypatch.setattr("leanformer.prune.sweep.distill", lambda c: calls.append(c))
+    sweep(cfg)
+    assert calls == []
+
+
+def test_sweep_target_pairs_parse():
+    from leanformer.prune.targets import parse_target_pairs
+    assert parse_target_pairs("1.0:0.5,6:768") == [(1.0, 0.5), (6, 768)]
+    with pytest.raises(LeanformerError, match="HEADS:FFN pairs"):
+        parse_target_pairs("6")

@@ -11,6 +11,8 @@ import typer
 from leanformer.cli.options import with_train_options
 from leanformer.distill import DistillConfig
 from leanformer.errors import LeanformerError
+from leanformer.prune import PruneConfig
+from leanformer.prune.targets import parse_target, parse_target_pairs
 from leanformer.training import TrainConfig
 from leanformer.utils.progress import console
 
@@ -91,6 +93,38 @@ def distill(
                                   student_layers=_int_list(student_layers), relu=relu, temperature=temperature,
                                   alpha=alpha, hidden_weight=hidden_weight, attention_weight=attention_weight,
                                   layer_map=_int_list(layer_map), data_dir=data_dir, **options)))
+
+
+@app.command()
+@with_train_options(PruneConfig)
+def prune(
+    model: Annotated[str, typer.Option("--model", "-m", help="Leanformer model directory to prune.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Directory for the pruned model (with --sweep: for all of them and the report).")],
+    heads: Annotated[Optional[str], typer.Option(help="Heads each layer keeps: a count (6) or a ratio (0.5).")] = None,
+    ffn: Annotated[Optional[str], typer.Option(help="FFN neurons each layer keeps: a count (768) or a ratio (0.5).")] = None,
+    method: Annotated[str, typer.Option(help="Importance: gradient (first-order, on training data) or magnitude.")] = "gradient",
+    importance_examples: Annotated[int, typer.Option(help="Training examples used for gradient importance.")] = 2000,
+    redistill: Annotated[bool, typer.Option("--redistill/--no-redistill", help="Distil the pruned model from the teacher afterwards.")] = True,
+    teacher: Annotated[Optional[str], typer.Option(help="Teacher for re-distillation (default: the model before pruning).")] = None,
+    temperature: float = 2.0,
+    alpha: float = 0.0,
+    sweep: Annotated[bool, typer.Option("--sweep", help="Prune to several targets and write a latency/accuracy table and plot.")] = False,
+    targets: Annotated[Optional[str], typer.Option(help="Sweep targets as HEADS:FFN pairs, e.g. 1.0:0.5,0.5:0.5,6:768.")] = None,
+    latency_examples: Annotated[int, typer.Option(help="Sweep: dev examples timed one by one.")] = 200,
+    data_dir: DataDirOpt = None,
+    options: dict = None,
+):
+    """Remove attention heads and FFN neurons by importance, then re-distil (or sweep several targets)."""
+    from leanformer.prune.sweep import SweepConfig, sweep as run_sweep
+    from leanformer.prune import prune as run
+
+    common = dict(model=model, output_dir=output, method=method, importance_examples=importance_examples,
+                  redistill=redistill, teacher=teacher, temperature=temperature, alpha=alpha, data_dir=data_dir, **options)
+    if sweep:
+        pairs = {"targets": parse_target_pairs(targets)} if targets else {}
+        _print_json(run_sweep(SweepConfig(**common, latency_examples=latency_examples, **pairs)))
+    else:
+        _print_json(run(PruneConfig(**common, heads=parse_target(heads), ffn=parse_target(ffn))))
 
 
 @app.command()

@@ -19,6 +19,14 @@ def parse_target(text: str | None) -> int | float | None:
         raise LeanformerError(f"pruning target '{text}' is neither a count nor a ratio") from None
 
 
+def parse_target_pairs(text: str) -> list[tuple[int | float, int | float]]:
+    """CLI form of sweep targets: 'HEADS:FFN' pairs separated by commas, e.g. '1.0:0.5,6:768'."""
+    pairs = [tuple(parse_target(x) for x in pair.split(":")) for pair in text.split(",") if pair.strip()]
+    if not pairs or any(len(p) != 2 for p in pairs):
+        raise LeanformerError(f"sweep targets must be HEADS:FFN pairs separated by commas, got '{text}'")
+    return pairs
+
+
 def resolve_target(value: int | float | None, total: int, what: str) -> int | None:
     """The number of units each layer keeps: a count in 1..total, or a ratio in (0, 1] of ``total``."""
     if value is None:

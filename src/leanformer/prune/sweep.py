@@ -1,0 +1,114 @@
+"""The latency/accuracy trade-off of pruning (``leanformer prune --sweep``; FastFormers' Figure 2).
+
+Importance is computed once and shared by every target; each target is pruned, re-distilled
+briefly, timed (single queries at their own length) and scored on dev. A finished target's model
+is kept, so an interrupted sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from leanformer.bench.timing import torch_latency
+from leanformer.data.features import encode
+from leanformer.distill import distill
+from leanformer.models import Manifest, count_parameters, load_model, save_model
+from leanformer.models.structure import current_structure
+from leanformer.prune.pruner import PruneConfig, dev_metrics, importance, load_task, prune_copy, redistill_config, targets
+from leanformer.training.loop import begin
+from leanformer.utils.paths import atomic_write_text
+from leanformer.utils.progress import info
+
+DEFAULT_TARGETS = [(1.0, 0.5), (0.75, 0.75), (0.5, 0.5), (0.5, 0.25), (0.25, 0.25)]
+
+
+@dataclass(kw_only=True)
+class SweepConfig(PruneConfig):
+    #: (heads, ffn) pairs, each a count or a ratio
+    targets: list[tuple[int | float, int | float]] = field(default_factory=lambda: list(DEFAULT_TARGETS))
+    #: dev examples timed one by one for the latency column
+    latency_examples: int = 200
+    epochs: int = 1
+
+
+def _row(name: str, model, tokenizer, task, cfg: SweepConfig, metrics: dict, features) -> dict:
+    latency = torch_latency(model, features, tokenizer.pad_token_id, task.multiple_choice)
+    structure = current_structure(model)
+    return {"model": name, "heads": structure["heads_per_layer"][0], "ffn": structure["ffn_per_layer"][0],
+            "parameters": count_parameters(model), "latency_ms": round(latency["median_ms"], 3),
+            task.primary_metric: round(metrics["dev"][task.primary_metric], 4)}
+
+
+def sweep(cfg: SweepConfig) -> dict:
+    """Prune to each target, re-distil, time and score; write ``sweep.md``, ``.csv``, ``.json`` and ``.png``."""
+    bf16 = begin(cfg)
+    model, tokenizer, manifest = load_model(cfg.model)
+    task = load_task(manifest, cfg.data_dir)
+    resolved = [targets(model, _with(cfg, h, f)) for h, f in cfg.targets]  # validate every target up front
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    features = encode(task.examples("dev")[: cfg.latency_examples], tokenizer, cfg.max_length)
+    rows = [_row("unpruned", model, tokenizer, task, cfg, manifest.metrics or dev_metrics(model, tokenizer, task, cfg, bf16),
+                 features)]
+    scores = importance(model, tokenizer, task, cfg, bf16)
+    for (h, f), (heads, ffn) in zip(cfg.targets, resolved):
+        name = f"heads{heads or 'all'}-ffn{ffn or 'all'}"
+        target_dir = out / name
+        if Manifest.read(target_dir) is None:
+            info(f"sweep: {name}")
+            details = {"source": str(cfg.model), "method": cfg.method, "targets": {"heads": h, "ffn": f}}
+            pruned, pruned_manifest = prune_copy(model, manifest, scores, heads, ffn, details)
+            staging = out / f".{name}.pruned"
+            save_model(pruned, tokenizer, pruned_manifest, staging)
+            distill(redistill_config(cfg, str(staging), str(target_dir)))
+            shutil.rmtree(staging, ignore_errors=True)
+        pruned_model, _, pruned_manifest = load_model(target_dir)
+        rows.append(_row(name, pruned_model, tokenizer, task, cfg, pruned_manifest.metrics, features))
+    _write(out, rows, task.primary_metric)
+    return {"output_dir": str(out), "rows": rows}
+
+
+def _with(cfg: SweepConfig, heads, ffn) -> PruneConfig:
+    return replace(cfg, heads=heads, ffn=ffn)
+
+
+def _write(out: Path, rows: list[dict], metric: str) -> None:
+    columns = list(rows[0])
+    base = rows[0]["latency_ms"]
+    lines = ["| " + " | ".join(columns + ["speed-up"]) + " |", "|" + "---|" * (len(columns) + 1)]
+    lines += ["| " + " | ".join(str(r[c]) for c in columns) + f" | {base / r['latency_ms']:.2f}x |" for r in rows]
+    atomic_write_text(out / "sweep.md", "\n".join(lines) + "\n")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out / "sweep.csv", buffer.getvalue())
+    atomic_write_text(out / "sweep.json", json.dumps(rows, indent=2) + "\n")
+    _plot(out / "sweep.png", rows, metric)
+
+
+def _plot(path: Path, rows: list[dict], metric: str) -> None:
+    import matplotlib  # heavy; only the sweep and the report need it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    ax.plot([r["latency_ms"] for r in rows], [r[metric] for r in rows], "o")
+    for r in rows:
+        ax.annotate(f"{r['heads']}h/{r['ffn']}f", (r["latency_ms"], r[metric]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=8)
+    ax.set_xlabel("single-query latency (ms, median)")
+    ax.set_ylabel(f"dev {metric}")
+    ax.set_title("Structured pruning: latency vs accuracy")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
