@@ -12,7 +12,7 @@ import torch
 
 from leanformer.errors import LeanformerError
 from leanformer.models import load_model
-from leanformer.tasks import TaskConfig, get_task
+from leanformer.tasks import task_for
 from leanformer.data.features import collate, encode, lengths, sorted_batches
 from leanformer.utils.cpu import autocast, physical_cores
 from leanformer.utils.paths import atomic_write_text
@@ -58,10 +58,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     """Task metrics on a split plus examples/s; fp32 unless ``bf16`` is asked for."""
     torch.set_num_threads(cfg.threads or physical_cores())
     model, tokenizer, manifest = load_model(cfg.model)
-    task_cfg = TaskConfig.from_dict(manifest.task)
-    if cfg.data_dir:
-        task_cfg.data_dir = cfg.data_dir
-    task = get_task(task_cfg)
+    task = task_for(manifest.task, cfg.data_dir)
     examples = task.examples(cfg.split)[: cfg.limit]
     features = encode(examples, tokenizer, cfg.max_length)
     start = time.perf_counter()

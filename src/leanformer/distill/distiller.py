@@ -12,7 +12,7 @@ from leanformer.distill.students import build_student, fresh_manifest
 from leanformer.distill.teacher_cache import TeacherLogits
 from leanformer.errors import LeanformerError
 from leanformer.models import load_model
-from leanformer.tasks import TaskConfig, get_task
+from leanformer.tasks import task_for
 from leanformer.training.loop import Run, begin, fit, subset
 from leanformer.training.options import TrainOptions
 
@@ -86,9 +86,7 @@ def distill(cfg: DistillConfig) -> dict:
     _check(cfg)
     bf16 = begin(cfg)
     teacher, t_tok, t_manifest = load_model(cfg.teacher)
-    task_cfg = TaskConfig.from_dict(t_manifest.task)
-    task_cfg.data_dir = cfg.data_dir or task_cfg.data_dir
-    task = get_task(task_cfg)
+    task = task_for(t_manifest.task, cfg.data_dir)
     train_examples = subset(task.examples("train"), cfg.train_limit, cfg.seed)
     task.examples("dev")
     student, s_tok, base_manifest = build_student(task, cfg.teacher, cfg.student, cfg.student_layers, cfg.relu)

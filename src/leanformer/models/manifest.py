@@ -28,6 +28,8 @@ class Manifest:
     lineage: list[dict] = field(default_factory=list)
     #: for pruned models: kept head and FFN neuron indices per layer, into the config's original shapes
     structure: dict | None = None
+    #: for ONNX models: file, precision, applied fusions, chosen operator variants, tuned instances
+    runtime: dict | None = None
     format_version: int = FORMAT_VERSION
     leanformer_version: str = __version__
 

@@ -20,7 +20,7 @@ from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
 from leanformer.models.structure import apply_structure, compose, current_structure
 from leanformer.prune.importance import gradient_importance, magnitude_importance, top_k
 from leanformer.prune.targets import resolve_target
-from leanformer.tasks import Task, TaskConfig, get_task
+from leanformer.tasks import Task, task_for
 from leanformer.training.loop import begin, subset
 from leanformer.training.options import TrainOptions
 from leanformer.utils.progress import info
@@ -49,12 +49,6 @@ class PruneConfig(TrainOptions):
     data_dir: str | None = None
     epochs: int = 2
     learning_rate: float = 5e-5
-
-
-def load_task(manifest: Manifest, data_dir: str | None) -> Task:
-    config = TaskConfig.from_dict(manifest.task)
-    config.data_dir = data_dir or config.data_dir
-    return get_task(config)
 
 
 def importance(model, tokenizer, task: Task, cfg: PruneConfig, bf16: bool):
@@ -116,7 +110,7 @@ def prune(cfg: PruneConfig) -> dict:
     """Prune ``cfg.model`` to the targets, then (by default) re-distil it; returns metrics and location."""
     bf16 = begin(cfg)
     model, tokenizer, manifest = load_model(cfg.model)
-    task = load_task(manifest, cfg.data_dir)
+    task = task_for(manifest.task, cfg.data_dir)
     heads, ffn = targets(model, cfg)
     scores = importance(model, tokenizer, task, cfg, bf16)
     details = {"source": str(cfg.model), "method": cfg.method, "importance_examples": cfg.importance_examples,

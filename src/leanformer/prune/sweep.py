@@ -19,7 +19,8 @@ from leanformer.data.features import encode
 from leanformer.distill import distill
 from leanformer.models import Manifest, count_parameters, load_model, save_model
 from leanformer.models.structure import current_structure
-from leanformer.prune.pruner import PruneConfig, dev_metrics, importance, load_task, prune_copy, redistill_config, targets
+from leanformer.prune.pruner import PruneConfig, dev_metrics, importance, prune_copy, redistill_config, targets
+from leanformer.tasks import task_for
 from leanformer.training.loop import begin
 from leanformer.utils.paths import atomic_write_text
 from leanformer.utils.progress import info
@@ -48,7 +49,7 @@ def sweep(cfg: SweepConfig) -> dict:
     """Prune to each target, re-distil, time and score; write ``sweep.md``, ``.csv``, ``.json`` and ``.png``."""
     bf16 = begin(cfg)
     model, tokenizer, manifest = load_model(cfg.model)
-    task = load_task(manifest, cfg.data_dir)
+    task = task_for(manifest.task, cfg.data_dir)
     resolved = [targets(model, _with(cfg, h, f)) for h, f in cfg.targets]  # validate every target up front
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -21,4 +21,11 @@ def get_task(config: TaskConfig | str) -> Task:
     return TASKS[key](config)
 
 
-__all__ = ["SPLITS", "TASKS", "Example", "Task", "TaskConfig", "get_task"]
+def task_for(task: dict, data_dir: str | None = None) -> Task:
+    """The task a model was trained for (its manifest's ``task``), reading data from ``data_dir`` if given."""
+    config = TaskConfig.from_dict(task)
+    config.data_dir = data_dir or config.data_dir
+    return get_task(config)
+
+
+__all__ = ["SPLITS", "TASKS", "Example", "Task", "TaskConfig", "get_task", "task_for"]

@@ -1,0 +1,146 @@
+"""Exporting a leanformer model to ONNX (``leanformer export``), with parity checked against PyTorch."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from leanformer.data.features import collate, encode
+from leanformer.errors import LeanformerError
+from leanformer.export.graph import optimize_graph
+from leanformer.models import load_model
+from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
+from leanformer.runtime.session import make_session, session_inputs
+from leanformer.tasks import task_for
+from leanformer.utils.paths import atomic_dir
+from leanformer.utils.progress import info
+
+ONNX_FILE = "model.onnx"
+
+
+@dataclass
+class ExportConfig:
+    #: leanformer model directory (PyTorch)
+    model: str
+    output_dir: str
+    opset: int = 17
+    #: fuse with ONNX Runtime's transformer optimizer
+    optimize: bool = True
+    #: dev examples used for the parity check
+    parity_examples: int = 32
+    #: largest allowed |logit difference| between ONNX Runtime and PyTorch (fp32)
+    tolerance: float = 1e-3
+    max_length: int = 128
+    data_dir: str | None = None
+
+
+class _ClassicMask(torch.nn.Module):
+    """Feeds the model a ready 4D additive mask built the classic BERT way.
+
+    Transformers v5 passes a 4D mask through untouched, and this form, ``(1 - mask) * -10000``, is
+    the one ONNX Runtime's attention fusion recognises.
+    """
+
+    def __init__(self, model: torch.nn.Module, input_names: list[str]):
+        super().__init__()
+        self.model, self.input_names = model, input_names
+
+    def forward(self, *inputs):
+        kwargs = dict(zip(self.input_names, inputs))
+        mask = kwargs.pop("attention_mask")
+        additive = (1.0 - mask.unsqueeze(1).unsqueeze(2).to(torch.float32)) * -10000.0
+        return self.model(attention_mask=additive, **kwargs).logits
+
+
+def _sample(model, tokenizer, manifest, cfg: ExportConfig) -> list[list[dict]]:
+    """Real dev inputs for tracing and parity when the task's data is at hand, else fixed sentences."""
+    try:
+        examples = task_for(manifest.task, cfg.data_dir).examples("dev")[: cfg.parity_examples]
+    except LeanformerError:
+        from leanformer.tasks import Example
+        texts = ["The quick brown fox jumps over the lazy dog.", "A short one.", "Is this supported by the evidence?"]
+        n_pairs = 2 if manifest.multiple_choice else 1
+        examples = [Example(str(i), tuple((t, texts[(i + 1) % 3]) for _ in range(n_pairs))) for i, t in enumerate(texts)]
+    return encode(examples, tokenizer, cfg.max_length)
+
+
+def _heads_and_width(model) -> tuple[int, int]:
+    part = block_parts(model)[0]
+    return part.num_heads, part.num_heads * part.head_size
+
+
+def parity(session, model, features, pad_id: int, multiple_choice: bool) -> float:
+    """Largest |logit difference| between ONNX Runtime and PyTorch, batched (with padding) and one by one."""
+    worst = 0.0
+    batches = [features] + [[f] for f in features[:8]]
+    with torch.inference_mode():
+        for batch in batches:
+            inputs = collate(batch, pad_id, multiple_choice)
+            reference = model(**inputs).logits.float().numpy()
+            got = session.run(None, session_inputs(session, {k: v.numpy() for k, v in inputs.items()}))[0]
+            worst = max(worst, float(np.abs(got - reference).max()))
+    return worst
+
+
+def export_model(cfg: ExportConfig) -> dict:
+    """Write ``model.onnx`` (dynamic batch and sequence axes), tokenizer, config and manifest to ``output_dir``."""
+    model, tokenizer, manifest = load_model(cfg.model)
+    model.eval()
+    features = _sample(model, tokenizer, manifest, cfg)
+    example = collate(features[:2], tokenizer.pad_token_id, manifest.multiple_choice)
+    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
+    axes = ({"batch": 0, "choice": 1, "sequence": 2} if manifest.multiple_choice else {"batch": 0, "sequence": 1})
+    dynamic = {n: {i: a for a, i in axes.items()} for n in names} | {"logits": {0: "batch"}}
+    fusable = not manifest.multiple_choice and model.config.model_type not in NO_HEAD_PRUNING
+    traced = copy.deepcopy(model)
+    if fusable:
+        traced.set_attn_implementation("eager")  # the plain attention graph the optimizer can fuse
+        wrapper = _ClassicMask(traced, names)
+    else:
+        wrapper = _ExportLogits(traced, names)
+    with atomic_dir(cfg.output_dir) as tmp:
+        raw = tmp / "raw.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(wrapper, tuple(example[n] for n in names), str(raw), input_names=names,
+                              output_names=["logits"], dynamic_axes=dynamic, opset_version=cfg.opset, dynamo=False)
+        fusions: dict[str, int] = {}
+        if cfg.optimize:
+            heads, width = _heads_and_width(model)
+            fusions = optimize_graph(raw, tmp / ONNX_FILE, heads, width)
+            raw.unlink()
+        else:
+            raw.rename(tmp / ONNX_FILE)
+        session = make_session(tmp / ONNX_FILE)
+        diff = parity(session, model, features, tokenizer.pad_token_id, manifest.multiple_choice)
+        if diff > cfg.tolerance:
+            raise LeanformerError(f"ONNX export of {cfg.model} does not match PyTorch: max |logit difference| "
+                                  f"{diff:.2e} > {cfg.tolerance:.0e}")
+        tokenizer.save_pretrained(tmp)
+        model.config.save_pretrained(tmp)
+        note = None if fusable else ("attention not fused: " + ("multiple-choice inputs" if manifest.multiple_choice
+                                                                else NO_HEAD_PRUNING[model.config.model_type]))
+        runtime = {"format": "onnx", "file": ONNX_FILE, "precision": "fp32", "inputs": names, "fusions": fusions,
+                   "opset": cfg.opset}
+        dataclasses.replace(manifest, runtime=runtime).with_step(
+            "export", source=str(cfg.model), opset=cfg.opset, fusions=fusions, parity_max_abs_diff=diff,
+            parity_examples=len(features), note=note).write(tmp)
+    info(f"exported {cfg.model} -> {cfg.output_dir}: fusions {fusions or 'none'}; parity max |diff| {diff:.2e}")
+    return {"output_dir": cfg.output_dir, "fusions": fusions, "parity_max_abs_diff": diff, "note": note}
+
+
+class _ExportLogits(torch.nn.Module):
+    """Plain export (the model builds its own mask) for graphs the attention fusion cannot handle."""
+
+    def __init__(self, model: torch.nn.Module, input_names: list[str]):
+        super().__init__()
+        self.model, self.input_names = model, input_names
+
+    def forward(self, *inputs):
+        return self.model(**dict(zip(self.input_names, inputs))).logits

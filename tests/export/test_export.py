@@ -1,0 +1,66 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from leanformer.errors import LeanformerError
+from leanformer.export import ExportConfig, export_model
+from leanformer.models import Manifest, load_for_task, save_model
+from leanformer.models.structure import apply_structure
+from tests.conftest import FAMILIES
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "superglue"
+
+
+def leanformer_model(tiny_model, tmp_path, family, prune=False, task=None, multiple_choice=False):
+    model, tok, _ = load_for_task(tiny_model(family, layers=2, hidden=32, heads=4), ["a", "b"], multiple_choice)
+    structure = None
+    if prune:
+        structure = {"heads": [[0, 3], [1, 2]], "neurons": [list(range(0, 48, 3))] * 2}
+        apply_structure(model, structure["heads"], structure["neurons"])
+    manifest = Manifest(task=task or {"name": "generic"}, label_names=["a", "b"], multiple_choice=multiple_choice,
+                        structure=structure)
+    return save_model(model, tok, manifest, tmp_path / f"{family}-model")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_parity_and_fusions_per_family(tiny_model, tmp_path, family):
+    src = leanformer_model(tiny_model, tmp_path, family)
+    result = export_model(ExportConfig(model=str(src), output_dir=str(tmp_path / "onnx")))
+    assert result["parity_max_abs_diff"] < 1e-4
+    fusions = result["fusions"]
+    assert fusions.get("SkipLayerNormalization", 0) >= 2
+    if family == "mpnet":
+        assert "Attention" not in fusions and "relative-position bias" in result["note"]
+    else:
+        assert fusions["Attention"] == 2 and result["note"] is None
+    manifest = json.loads((tmp_path / "onnx" / "leanformer.json").read_text())
+    assert manifest["runtime"]["file"] == "model.onnx" and manifest["lineage"][-1]["step"] == "export"
+    graph = onnx.load(str(tmp_path / "onnx" / "model.onnx")).graph
+    dims = [d.dim_param for d in graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", "sequence"]  # dynamic batch and sequence axes
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "distilbert"])
+def test_pruned_model_exports_with_fused_attention(tiny_model, tmp_path, family):
+    src = leanformer_model(tiny_model, tmp_path, family, prune=True)
+    result = export_model(ExportConfig(model=str(src), output_dir=str(tmp_path / "onnx")))
+    assert result["parity_max_abs_diff"] < 1e-4
+    assert result["fusions"]["Attention"] == 2  # 2 heads x 8 = 16 wide, hidden 32
+
+
+def test_multiple_choice_export(tiny_model, tmp_path):
+    src = leanformer_model(tiny_model, tmp_path, "bert", multiple_choice=True,
+                           task={"name": "copa", "data_dir": str(FIXTURES / "COPA")})
+    result = export_model(ExportConfig(model=str(src), output_dir=str(tmp_path / "onnx")))
+    assert result["parity_max_abs_diff"] < 1e-4 and "multiple-choice" in result["note"]
+
+
+def test_parity_failure_is_loud_and_leaves_nothing(tiny_model, tmp_path):
+    src = leanformer_model(tiny_model, tmp_path, "bert")
+    with pytest.raises(LeanformerError, match="does not match PyTorch"):
+        export_model(ExportConfig(model=str(src), output_dir=str(tmp_path / "onnx"), tolerance=0.0))
+    assert not (tmp_path / "onnx").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".onnx")]
