@@ -1,0 +1,124 @@
+"""int8 dynamic quantization for CPU (``leanformer quantize``).
+
+Weights get per-channel scales (per-tensor scales are known to wreck accuracy on these models);
+activations get a per-tensor range computed at run time. Q.K^T and softmax stay in floating point:
+a fused Attention becomes QAttention, which quantizes only its input projection. Which operator
+variant is fastest depends on the CPU (VNNI and AMX favour signed int8 weights with unsigned
+activations), so ``variant="auto"`` times each candidate here and records the timings in the
+manifest as the reason for the choice.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+
+from leanformer.bench.timing import time_queries
+from leanformer.data.features import collate, encode
+from leanformer.errors import LeanformerError
+from leanformer.runtime.onnx_model import read_onnx_model, with_runtime, write_onnx_model
+from leanformer.runtime.session import make_session, session_inputs
+from leanformer.tasks import task_for
+from leanformer.utils.progress import info
+
+#: name -> (weight type, operators to quantize)
+VARIANTS = {
+    "s8": ("QInt8", ("MatMul", "Attention")),
+    "s8-matmul-only": ("QInt8", ("MatMul",)),
+    "u8": ("QUInt8", ("MatMul", "Attention")),
+    "u8-matmul-only": ("QUInt8", ("MatMul",)),
+}
+
+
+@dataclass
+class QuantizeConfig:
+    #: an exported fp32 leanformer ONNX model directory
+    model: str
+    output_dir: str
+    #: operator variant, or "auto" to time every variant on this CPU and keep the fastest
+    variant: str = "auto"
+    #: node names to keep in floating point
+    exclude_nodes: list[str] = field(default_factory=list)
+    #: transformer layers (0-based) to keep in floating point
+    exclude_layers: list[int] = field(default_factory=list)
+    #: dev examples timed one by one per variant when choosing
+    timing_examples: int = 64
+    threads: int | None = None
+    max_length: int = 128
+    data_dir: str | None = None
+
+
+def excluded_nodes(model: onnx.ModelProto, names: list[str], layers: list[int]) -> list[str]:
+    """Nodes to leave unquantized: the named ones, and every node of the listed layers.
+
+    Exported node names carry their layer (``.../layer.3/...``); fused Attention nodes do not, so
+    they are assigned to layers in graph order.
+    """
+    all_names = {n.name for n in model.graph.node}
+    unknown = [n for n in names if n not in all_names]
+    if unknown:
+        raise LeanformerError(f"nodes to exclude not found in the graph: {', '.join(unknown)}")
+    chosen = set(names)
+    attention = [n.name for n in model.graph.node if n.op_type == "Attention"]
+    for layer in layers:
+        pattern = re.compile(rf"layer[._]{layer}[./]")
+        matched = {n.name for n in model.graph.node if pattern.search(n.name)}
+        if layer < len(attention):
+            matched.add(attention[layer])
+        if not matched:
+            raise LeanformerError(f"layer {layer} to exclude has no nodes in the graph")
+        chosen |= matched
+    return sorted(chosen)
+
+
+def quantize_file(source: Path, target: Path, variant: str, exclude: list[str]) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    weight_type, ops = VARIANTS[variant]
+    quantize_dynamic(str(source), str(target), op_types_to_quantize=list(ops), per_channel=True, reduce_range=False,
+                     weight_type=getattr(QuantType, weight_type), nodes_to_exclude=exclude or None,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True})
+
+
+def _timing_inputs(model_dir: str, manifest, cfg: QuantizeConfig) -> list[dict]:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    examples = task_for(manifest.task, cfg.data_dir).examples("dev")[: cfg.timing_examples]
+    features = encode(examples, tokenizer, cfg.max_length)
+    return [{k: v.numpy() for k, v in collate([f], tokenizer.pad_token_id, manifest.multiple_choice).items()}
+            for f in features]
+
+
+def quantize_model(cfg: QuantizeConfig) -> dict:
+    """Write an int8 copy of an fp32 ONNX model, choosing the operator variant by measurement if asked."""
+    source, manifest = read_onnx_model(cfg.model)
+    if manifest.runtime.get("precision") != "fp32":
+        raise LeanformerError(f"{cfg.model}: expected an fp32 ONNX model, found {manifest.runtime.get('precision')}")
+    if cfg.variant != "auto" and cfg.variant not in VARIANTS:
+        raise LeanformerError(f"unknown variant '{cfg.variant}'; expected auto or one of {', '.join(VARIANTS)}")
+    exclude = excluded_nodes(onnx.load(str(source)), cfg.exclude_nodes, cfg.exclude_layers)
+    candidates = list(VARIANTS) if cfg.variant == "auto" else [cfg.variant]
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix=".quantize-", dir=Path(cfg.output_dir).parent) as scratch:
+        if len(candidates) > 1:
+            inputs = _timing_inputs(cfg.model, manifest, cfg)
+            for variant in candidates:
+                path = Path(scratch) / f"{variant}.onnx"
+                quantize_file(source, path, variant, exclude)
+                session = make_session(path, cfg.threads)
+                feeds = [session_inputs(session, x) for x in inputs]
+                timings[variant] = round(time_queries(lambda i: session.run(None, feeds[i]), len(feeds))["median_ms"], 4)
+                info(f"quantize: variant {variant}: {timings[variant]:.3f} ms median per query")
+        best = min(timings, key=timings.get) if timings else candidates[0]
+        new_manifest = with_runtime(manifest, precision="int8", quantization={
+            "variant": best, "per_channel": True, "activations": "per-tensor dynamic uint8",
+            "excluded_nodes": len(exclude), "median_ms_by_variant": timings or None}).with_step(
+            "quantize", source=str(cfg.model), variant=best, excluded_nodes=exclude,
+            reason=(f"fastest of {len(timings)} variants measured on this CPU" if timings else "chosen by the user"))
+        write_onnx_model(cfg.model, cfg.output_dir, lambda path: quantize_file(source, path, best, exclude), new_manifest)
+    return {"output_dir": cfg.output_dir, "variant": best, "median_ms_by_variant": timings, "excluded_nodes": exclude}

@@ -1,0 +1,105 @@
+"""One object from raw texts to labels: tokenise, batch at dynamic length, run, restore order.
+
+The same interface serves an exported ONNX model (ONNX Runtime) and a PyTorch leanformer model,
+so the two can be compared like for like.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from leanformer.data.features import collate, encode, lengths, sorted_batches
+from leanformer.errors import LeanformerError
+from leanformer.models import Manifest, load_model
+from leanformer.models.loading import load_tokenizer
+from leanformer.runtime.onnx_model import read_onnx_model
+from leanformer.runtime.session import make_session, session_inputs
+from leanformer.tasks import Example
+from leanformer.utils.cpu import physical_cores
+
+
+class OnnxBackend:
+    def __init__(self, model_dir: str, threads: int | None, provider: str | None):
+        path, manifest = read_onnx_model(model_dir)
+        self.session = make_session(path, threads, provider or manifest.runtime.get("provider", "CPUExecutionProvider"))
+
+    def __call__(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
+        return self.session.run(None, session_inputs(self.session, {k: v.numpy() for k, v in batch.items()}))[0]
+
+
+class TorchBackend:
+    def __init__(self, model_dir: str, threads: int | None):
+        torch.set_num_threads(threads or physical_cores())
+        self.model = load_model(model_dir)[0].eval()
+
+    @torch.inference_mode()
+    def __call__(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
+        return self.model(**batch).logits.float().numpy()
+
+
+def as_examples(inputs: list) -> list[Example]:
+    """Accept task examples, texts, or (text, text_pair) tuples."""
+    examples = []
+    for i, item in enumerate(inputs):
+        if isinstance(item, Example):
+            examples.append(item)
+        elif isinstance(item, str):
+            examples.append(Example(str(i), ((item, None),)))
+        elif isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(t, str) for t in item):
+            examples.append(Example(str(i), ((item[0], item[1]),)))
+        else:
+            raise LeanformerError(f"input {i}: expected a text, a (text, text_pair) pair or an Example, got {item!r:.80}")
+    return examples
+
+
+class Predictor:
+    """Predictions for a leanformer model directory, ONNX (if exported) or PyTorch.
+
+    ``sort_by_length`` groups inputs of similar length into a batch (much less padding for offline
+    jobs); outputs always come back in input order.
+    """
+
+    def __init__(self, model_dir: str | Path, threads: int | None = None, batch_size: int = 1,
+                 sort_by_length: bool = True, max_length: int = 128, provider: str | None = None):
+        model_dir = str(model_dir)
+        self.manifest = Manifest.read(model_dir)
+        if self.manifest is None:
+            raise LeanformerError(f"{model_dir}: not a leanformer model (no leanformer.json)")
+        self.backend = (OnnxBackend(model_dir, threads, provider) if self.manifest.runtime
+                        else TorchBackend(model_dir, threads))
+        self.tokenizer = load_tokenizer(model_dir)
+        self.batch_size, self.sort_by_length, self.max_length = batch_size, sort_by_length, max_length
+        self.label_names = self.manifest.label_names
+
+    def features(self, inputs: list) -> list[list[dict]]:
+        return encode(as_examples(inputs), self.tokenizer, self.max_length)
+
+    def batches(self, features: list[list[dict]]) -> list[np.ndarray]:
+        if self.sort_by_length:
+            return sorted_batches(lengths(features), self.batch_size)
+        return [np.arange(i, min(i + self.batch_size, len(features))) for i in range(0, len(features), self.batch_size)]
+
+    def run_batch(self, features: list[list[dict]]) -> np.ndarray:
+        return self.backend(collate(features, self.tokenizer.pad_token_id, self.manifest.multiple_choice))
+
+    def logits(self, inputs: list, progress=None) -> np.ndarray:
+        """Logits in input order."""
+        features = self.features(inputs)
+        out: list = [None] * len(features)
+        for idx in self.batches(features):
+            for i, row in zip(idx, self.run_batch([features[i] for i in idx])):
+                out[i] = row
+            if progress is not None:
+                progress(len(idx))
+        return np.stack(out)
+
+    def predict(self, inputs: list) -> list[dict]:
+        """``{"label", "probabilities"}`` per input, in input order."""
+        logits = self.logits(inputs)
+        probs = np.exp(logits - logits.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+        names = self.label_names if not self.manifest.multiple_choice else [str(i) for i in range(logits.shape[-1])]
+        return [{"label": names[int(p.argmax())], "probabilities": [round(float(x), 6) for x in p]} for p in probs]
