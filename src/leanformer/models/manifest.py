@@ -14,7 +14,7 @@ from pathlib import Path
 
 from leanformer import __version__
 from leanformer.errors import LeanformerError
-from leanformer.utils.paths import atomic_dir
+from leanformer.utils.paths import atomic_dir, atomic_write_text
 
 MANIFEST = "leanformer.json"
 FORMAT_VERSION = 1
@@ -61,8 +61,13 @@ class Manifest:
             raise LeanformerError(f"{path}: written by a newer leanformer (format {manifest.format_version})")
         return manifest
 
+    @property
+    def onnx_file(self) -> str | None:
+        """The ONNX graph's file name, for exported models."""
+        return (self.runtime or {}).get("file")
+
     def write(self, model_dir: str | Path) -> None:
-        Path(model_dir, MANIFEST).write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(Path(model_dir, MANIFEST), json.dumps(dataclasses.asdict(self), indent=2) + "\n")
 
 
 def save_model(model, tokenizer, manifest: Manifest, output_dir: str | Path) -> Path:

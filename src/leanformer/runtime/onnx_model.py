@@ -18,11 +18,11 @@ SIDE_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special
 def read_onnx_model(model_dir: str | Path) -> tuple[Path, Manifest]:
     """The graph file and manifest of an exported model, with a clear error for anything else."""
     manifest = Manifest.read(model_dir)
-    if manifest is None or not manifest.runtime:
+    if manifest is None or not manifest.onnx_file:
         raise LeanformerError(f"{model_dir}: not an exported leanformer ONNX model; run `leanformer export` first")
-    path = Path(model_dir) / manifest.runtime["file"]
+    path = Path(model_dir) / manifest.onnx_file
     if not path.is_file():
-        raise LeanformerError(f"{model_dir}: the manifest names {manifest.runtime['file']}, which is missing")
+        raise LeanformerError(f"{model_dir}: the manifest names {manifest.onnx_file}, which is missing")
     return path, manifest
 
 

@@ -55,24 +55,19 @@ def as_examples(inputs: list) -> list[Example]:
     return examples
 
 
-class Predictor:
-    """Predictions for a leanformer model directory, ONNX (if exported) or PyTorch.
+class Inputs:
+    """Tokenising and batching for one model directory, shared by every predictor.
 
     ``sort_by_length`` groups inputs of similar length into a batch (much less padding for offline
-    jobs); outputs always come back in input order.
+    jobs); callers put results back in input order by index.
     """
 
-    def __init__(self, model_dir: str | Path, threads: int | None = None, batch_size: int = 1,
-                 sort_by_length: bool = True, max_length: int = 128, provider: str | None = None):
-        model_dir = str(model_dir)
+    def __init__(self, model_dir: str, batch_size: int = 1, sort_by_length: bool = True, max_length: int = 128):
         self.manifest = Manifest.read(model_dir)
         if self.manifest is None:
             raise LeanformerError(f"{model_dir}: not a leanformer model (no leanformer.json)")
-        self.backend = (OnnxBackend(model_dir, threads, provider) if self.manifest.runtime
-                        else TorchBackend(model_dir, threads))
         self.tokenizer = load_tokenizer(model_dir)
         self.batch_size, self.sort_by_length, self.max_length = batch_size, sort_by_length, max_length
-        self.label_names = self.manifest.label_names
 
     def features(self, inputs: list) -> list[list[dict]]:
         return encode(as_examples(inputs), self.tokenizer, self.max_length)
@@ -82,24 +77,54 @@ class Predictor:
             return sorted_batches(lengths(features), self.batch_size)
         return [np.arange(i, min(i + self.batch_size, len(features))) for i in range(0, len(features), self.batch_size)]
 
+    def collate(self, features: list[list[dict]]) -> dict[str, torch.Tensor]:
+        return collate(features, self.tokenizer.pad_token_id, self.manifest.multiple_choice)
+
+
+def gather(features: list, batches: list[np.ndarray], results) -> np.ndarray:
+    """Stack per-batch results (an iterable of ``(batch_index, logits)``) back into input order."""
+    out: list = [None] * len(features)
+    for b, logits in results:
+        for i, row in zip(batches[b], logits):
+            out[i] = row
+    return np.stack(out)
+
+
+class Predictor:
+    """Predictions for a leanformer model directory, ONNX (if exported) or PyTorch."""
+
+    def __init__(self, model_dir: str | Path, threads: int | None = None, batch_size: int = 1,
+                 sort_by_length: bool = True, max_length: int = 128, provider: str | None = None):
+        model_dir = str(model_dir)
+        self.inputs = Inputs(model_dir, batch_size, sort_by_length, max_length)
+        self.manifest = self.inputs.manifest
+        self.backend = (OnnxBackend(model_dir, threads, provider) if self.manifest.onnx_file
+                        else TorchBackend(model_dir, threads))
+
     def run_batch(self, features: list[list[dict]]) -> np.ndarray:
-        return self.backend(collate(features, self.tokenizer.pad_token_id, self.manifest.multiple_choice))
+        return self.backend(self.inputs.collate(features))
 
     def logits(self, inputs: list, progress=None) -> np.ndarray:
         """Logits in input order."""
-        features = self.features(inputs)
-        out: list = [None] * len(features)
-        for idx in self.batches(features):
-            for i, row in zip(idx, self.run_batch([features[i] for i in idx])):
-                out[i] = row
-            if progress is not None:
-                progress(len(idx))
-        return np.stack(out)
+        features = self.inputs.features(inputs)
+        batches = self.inputs.batches(features)
+
+        def run():
+            for b, idx in enumerate(batches):
+                yield b, self.run_batch([features[i] for i in idx])
+                if progress is not None:
+                    progress(len(idx))
+
+        return gather(features, batches, run())
 
     def predict(self, inputs: list) -> list[dict]:
         """``{"label", "probabilities"}`` per input, in input order."""
-        logits = self.logits(inputs)
-        probs = np.exp(logits - logits.max(-1, keepdims=True))
-        probs /= probs.sum(-1, keepdims=True)
-        names = self.label_names if not self.manifest.multiple_choice else [str(i) for i in range(logits.shape[-1])]
-        return [{"label": names[int(p.argmax())], "probabilities": [round(float(x), 6) for x in p]} for p in probs]
+        return labelled(self.logits(inputs), self.manifest)
+
+
+def labelled(logits: np.ndarray, manifest: Manifest) -> list[dict]:
+    """Label name and class (or choice) probabilities for each row of logits."""
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    names = [str(i) for i in range(logits.shape[-1])] if manifest.multiple_choice else manifest.label_names
+    return [{"label": names[int(p.argmax())], "probabilities": [round(float(x), 6) for x in p]} for p in probs]

@@ -25,17 +25,24 @@ def cpu_has_bf16() -> bool:
     return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
 
 
-def physical_cores() -> int:
-    """Distinct (package, core) pairs among the CPUs this process may use; SMT siblings count once."""
-    cores = set()
-    for cpu in os.sched_getaffinity(0):
+def core_cpus() -> list[int]:
+    """One logical CPU per physical core this process may use (SMT siblings are left out)."""
+    seen, cpus = set(), []
+    for cpu in sorted(os.sched_getaffinity(0)):
         base = f"/sys/devices/system/cpu/cpu{cpu}/topology"
         try:
             with open(f"{base}/physical_package_id") as p, open(f"{base}/core_id") as c:
-                cores.add((p.read().strip(), c.read().strip()))
+                core = (p.read().strip(), c.read().strip())
         except OSError:
-            cores.add(("?", str(cpu)))
-    return max(1, len(cores))
+            core = ("?", str(cpu))
+        if core not in seen:
+            seen.add(core)
+            cpus.append(cpu)
+    return cpus
+
+
+def physical_cores() -> int:
+    return max(1, len(core_cpus()))
 
 
 def autocast(bf16: bool):

@@ -1,0 +1,54 @@
+"""Choosing instances x threads x batch size by measurement (``leanformer tune-instances``; FastFormers' Table 2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+from leanformer.models import Manifest
+from leanformer.runtime.multi_instance import MultiInstancePredictor
+from leanformer.tasks import task_for
+from leanformer.utils.cpu import physical_cores
+from leanformer.utils.progress import info
+
+
+@dataclass
+class TuneConfig:
+    #: an exported leanformer ONNX model directory (PyTorch models work too)
+    model: str
+    #: dev examples pushed through each setting
+    examples: int = 1000
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 32])
+    #: write the best setting into the model's manifest, so `predict` uses it by default
+    save: bool = True
+    max_length: int = 128
+    data_dir: str | None = None
+
+
+def settings(cores: int) -> list[tuple[int, int]]:
+    """Every (instances, threads) with instances x threads <= physical cores."""
+    return [(n, t) for n in range(1, cores + 1) for t in range(1, cores // n + 1)]
+
+
+def tune_instances(cfg: TuneConfig) -> dict:
+    manifest = Manifest.read(cfg.model)
+    inputs = task_for(manifest.task, cfg.data_dir).examples("dev")[: cfg.examples]
+    rows = []
+    for instances, threads in settings(physical_cores()):
+        # one pool per (instances, threads): workers run whatever batches they are given
+        with MultiInstancePredictor(cfg.model, instances, threads, max_length=cfg.max_length) as p:
+            for batch_size in cfg.batch_sizes:
+                p.inputs.batch_size = batch_size
+                p.logits(inputs[: min(len(inputs), 32)])  # warm-up
+                start = time.perf_counter()
+                p.logits(inputs)
+                rate = round(len(inputs) / (time.perf_counter() - start), 2)
+                rows.append({"instances": instances, "threads": threads, "batch_size": batch_size,
+                             "examples_per_second": rate})
+                info(f"tune: {instances} x {threads} threads, batch {batch_size}: {rate} ex/s")
+    best = max(rows, key=lambda r: r["examples_per_second"])
+    if cfg.save:
+        updated = dataclasses.replace(manifest, runtime={**(manifest.runtime or {}), "instances": best})
+        updated.write(cfg.model)
+    return {"model": cfg.model, "examples": len(inputs), "rows": rows, "best": best}
