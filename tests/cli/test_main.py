@@ -36,3 +36,35 @@ def test_unknown_task_and_usage_errors_exit_2(capsys):
     assert main(["train", "-m", "x", "-o", "y", "--task", "nope"]) == 2
     assert "unknown task 'nope'" in capsys.readouterr().err
     assert main(["train", "--epochs", "many"]) == 2
+
+
+def test_export_quantize_predict_commands(trained_toy, tmp_path, capsys):
+    onnx_dir, int8 = tmp_path / "onnx", tmp_path / "int8"
+    assert main(["export", "-m", str(trained_toy["torch"]), "-o", str(onnx_dir)]) == 0
+    assert json.loads(capsys.readouterr().out)["fusions"]["Attention"] == 2
+    assert main(["quantize", "-m", str(onnx_dir), "-o", str(int8), "--variant", "s8"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "pred.csv"
+    assert main(["predict", "-m", str(int8), "-o", str(out), "--split", "dev", "--batch-size", "4"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["examples"] == 40 and report["metrics"]["accuracy"] >= 0.9
+    rows = out.read_text().splitlines()
+    assert rows[0] == "idx,label,p_neg,p_pos" and len(rows) == 41
+    # the first data row is the first dev example, whatever order the batches ran in
+    first = json.loads((trained_toy["data"] / "dev.jsonl").read_text().splitlines()[0])
+    assert rows[1].split(",")[:2] == [str(first["id"]), first["label"]]
+
+
+def test_predict_superglue_submission(tiny_model, tmp_path, capsys):
+    from pathlib import Path
+    data = Path(__file__).parents[1] / "fixtures" / "superglue" / "MultiRC"
+    model = tmp_path / "multirc"
+    assert main(["train", "-m", str(tiny_model("bert")), "-o", str(model), "--task", "multirc", "--data-dir",
+                 str(data), "--epochs", "1", "--fp32"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "MultiRC.jsonl"
+    assert main(["predict", "-m", str(model), "-o", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert [a["idx"] for a in record["passage"]["questions"][0]["answers"]] == [0, 1]
+    assert main(["predict", "-m", str(model), "-o", str(tmp_path / "x.csv")]) == 2
+    assert "need the .jsonl submission format" in capsys.readouterr().err

@@ -147,6 +147,80 @@ def evaluate(
                                predictions=predictions)))
 
 
+@app.command()
+def export(
+    model: Annotated[str, typer.Option("--model", "-m", help="Leanformer model directory (PyTorch).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Directory for the ONNX model.")],
+    opset: int = 17,
+    optimize: Annotated[bool, typer.Option("--optimize/--no-optimize", help="Fuse with ONNX Runtime's transformer optimizer.")] = True,
+    tolerance: Annotated[float, typer.Option(help="Fail if ONNX and PyTorch logits differ by more than this.")] = 1e-3,
+    data_dir: DataDirOpt = None,
+):
+    """Export to ONNX (dynamic batch and length), fuse the graph, and check parity with PyTorch."""
+    from leanformer.export import ExportConfig, export_model
+
+    _print_json(export_model(ExportConfig(model=model, output_dir=output, opset=opset, optimize=optimize,
+                                          tolerance=tolerance, data_dir=data_dir)))
+
+
+@app.command()
+def quantize(
+    model: Annotated[str, typer.Option("--model", "-m", help="Exported fp32 ONNX model directory.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Directory for the quantized model.")],
+    variant: Annotated[str, typer.Option(help="auto (time every operator variant here, keep the fastest), s8, s8-matmul-only, u8, u8-matmul-only.")] = "auto",
+    exclude_nodes: Annotated[Optional[str], typer.Option(help="Comma-separated node names to keep in floating point.")] = None,
+    exclude_layers: Annotated[Optional[str], typer.Option(help="Comma-separated layer indices (0-based) to keep in floating point.")] = None,
+    fp16: Annotated[bool, typer.Option("--fp16", help="Convert to fp16 for GPU instead of int8.")] = False,
+    threads: Annotated[Optional[int], typer.Option(help="Threads used when timing variants.")] = None,
+    data_dir: DataDirOpt = None,
+):
+    """int8 dynamic quantization with per-channel weight scales (or --fp16 for GPUs)."""
+    from leanformer.quantize import Fp16Config, QuantizeConfig, convert_fp16, quantize_model
+
+    if fp16:
+        _print_json(convert_fp16(Fp16Config(model=model, output_dir=output)))
+        return
+    nodes = [n.strip() for n in exclude_nodes.split(",") if n.strip()] if exclude_nodes else []
+    _print_json(quantize_model(QuantizeConfig(model=model, output_dir=output, variant=variant, exclude_nodes=nodes,
+                                              exclude_layers=_int_list(exclude_layers) or [], threads=threads,
+                                              data_dir=data_dir)))
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Option("--model", "-m", help="Leanformer model directory (ONNX or PyTorch).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Predictions file: .jsonl (submission format) or .csv.")],
+    input: Annotated[Optional[str], typer.Option("--input", "-i", help="A data file in the task's format (default: the task's --split).")] = None,
+    split: str = "test",
+    data_dir: DataDirOpt = None,
+    batch_size: int = 32,
+    sort: Annotated[bool, typer.Option("--sort/--no-sort", help="Batch inputs of similar length together (output order is kept).")] = True,
+    instances: Annotated[Optional[int], typer.Option(help="Worker processes (default: the tuned setting, else 1).")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="Threads per worker.")] = None,
+):
+    """Run a model over a data file and write its predictions."""
+    from leanformer.runtime.batch import PredictConfig, predict_file
+
+    _print_json(predict_file(PredictConfig(model=model, output=output, input=input, split=split, data_dir=data_dir,
+                                           batch_size=batch_size, sort_by_length=sort, instances=instances,
+                                           threads=threads)))
+
+
+@app.command("tune-instances")
+def tune_instances(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model directory (ONNX or PyTorch).")],
+    examples: Annotated[int, typer.Option(help="Dev examples per setting.")] = 1000,
+    batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes to try.")] = "1,8,32",
+    save: Annotated[bool, typer.Option("--save/--no-save", help="Store the best setting in the model's manifest.")] = True,
+    data_dir: DataDirOpt = None,
+):
+    """Measure throughput for every instances x threads x batch size that fits the physical cores."""
+    from leanformer.runtime.tune import TuneConfig, tune_instances as run
+
+    _print_json(run(TuneConfig(model=model, examples=examples, batch_sizes=_int_list(batch_sizes), save=save,
+                               data_dir=data_dir)))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2 (usage errors too, via click)."""
     try:

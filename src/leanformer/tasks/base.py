@@ -81,8 +81,15 @@ class Task(ABC):
         return path
 
     @abstractmethod
+    def split_path(self, split: str) -> Path:
+        """Where a split lives on disk."""
+
+    @abstractmethod
+    def read_file(self, path: Path) -> list[Example]:
+        """Read examples from one file in the task's format (labels optional)."""
+
     def read_split(self, split: str) -> list[Example]:
-        """Read one split from disk."""
+        return self.read_file(self.split_path(split))
 
     def examples(self, split: str) -> list[Example]:
         if split not in SPLITS:

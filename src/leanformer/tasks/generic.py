@@ -50,15 +50,22 @@ class GenericClassification(Task):
         return self._labels
 
     def read_split(self, split: str) -> list[Example]:
-        path, cfg = self.split_path(split), self.config
+        examples = self.read_file(self.split_path(split))
+        if split != "test":
+            missing = next((ex for ex in examples if ex.label is None), None)
+            if missing is not None:
+                raise DataError(self.split_path(split), "missing label", line=missing.meta["line"],
+                                field=self.config.label_column)
+        return examples
+
+    def read_file(self, path: Path) -> list[Example]:
+        cfg = self.config
         examples = []
         for line, rec in read_records(path):
             text = str(require(rec, cfg.text_column, path, line, (str, int, float)))
             pair = str(require(rec, cfg.text_pair_column, path, line, (str, int, float))) if cfg.text_pair_column else None
             raw_label = rec.get(cfg.label_column)
             label = None if raw_label in (None, "") else label_index(self.label_names, raw_label, path, line, cfg.label_column)
-            if split != "test" and label is None:
-                raise DataError(path, "missing label", line=line, field=cfg.label_column)
-            uid = str(rec.get("idx", rec.get("id", line)))
-            examples.append(Example(uid=uid, pairs=((text, pair),), label=label, meta={"idx": rec.get("idx", rec.get("id", line))}))
+            idx = rec.get("idx", rec.get("id", line))
+            examples.append(Example(uid=str(idx), pairs=((text, pair),), label=label, meta={"idx": idx, "line": line}))
         return examples

@@ -32,8 +32,10 @@ class SuperGlueTask(Task):
     def label_names(self) -> list[str]:
         return list(self.labels)
 
-    def read_split(self, split: str) -> list[Example]:
-        path = self.data_dir / SPLIT_FILES[split]
+    def split_path(self, split: str) -> Path:
+        return self.data_dir / SPLIT_FILES[split]
+
+    def read_file(self, path: Path) -> list[Example]:
         examples: list[Example] = []
         for line, rec in read_jsonl(path):
             examples.extend(self.from_record(rec, path, line))

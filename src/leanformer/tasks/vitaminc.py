@@ -20,8 +20,10 @@ class VitaminC(Task):
     def data_dir(self) -> Path:
         return Path(self.config.data_dir) if self.config.data_dir else vitaminc_dir()
 
-    def read_split(self, split: str) -> list[Example]:
-        path = self.data_dir / f"{split}.jsonl"
+    def split_path(self, split: str) -> Path:
+        return self.data_dir / f"{split}.jsonl"
+
+    def read_file(self, path: Path) -> list[Example]:
         examples = []
         for line, rec in read_jsonl(path):
             label = rec.get("label")

@@ -1,0 +1,76 @@
+"""Predicting a whole data file (``leanformer predict``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from leanformer.errors import LeanformerError
+from leanformer.models import Manifest
+from leanformer.runtime.multi_instance import MultiInstancePredictor
+from leanformer.runtime.predictor import Predictor, labelled
+from leanformer.tasks import task_for
+from leanformer.utils.paths import atomic_write_text
+from leanformer.utils.progress import ProgressBar
+
+
+@dataclass
+class PredictConfig:
+    #: leanformer model directory (ONNX if exported, else PyTorch)
+    model: str
+    #: where to write: ``.jsonl`` (the task's submission format, SuperGLUE's for SuperGLUE tasks) or ``.csv``
+    output: str
+    #: a file in the task's format; default: the task's ``split``
+    input: str | None = None
+    split: str = "test"
+    data_dir: str | None = None
+    batch_size: int = 32
+    sort_by_length: bool = True
+    #: worker processes; default: the manifest's tuned setting, else 1
+    instances: int | None = None
+    threads: int | None = None
+    max_length: int = 128
+    show_progress: bool = True
+
+
+def predict_file(cfg: PredictConfig) -> dict:
+    manifest = Manifest.read(cfg.model)
+    if manifest is None:
+        raise LeanformerError(f"{cfg.model}: not a leanformer model (no leanformer.json)")
+    if Path(cfg.output).suffix not in (".jsonl", ".csv"):
+        raise LeanformerError(f"output {cfg.output}: expected a .jsonl or .csv file name")
+    task = task_for(manifest.task, cfg.data_dir)
+    examples = task.read_file(Path(cfg.input)) if cfg.input else task.examples(cfg.split)
+    tuned = (manifest.runtime or {}).get("instances") or {}
+    instances = cfg.instances or tuned.get("instances", 1)
+    threads = cfg.threads or tuned.get("threads")
+    start = time.perf_counter()
+    with ProgressBar(len(examples), "predict", enabled=cfg.show_progress) as bar:
+        if instances > 1:
+            with MultiInstancePredictor(cfg.model, instances, threads or 1, cfg.batch_size, cfg.sort_by_length,
+                                        cfg.max_length) as p:
+                logits = p.logits(examples, progress=bar.advance)
+        else:
+            logits = Predictor(cfg.model, threads, cfg.batch_size, cfg.sort_by_length, cfg.max_length).logits(
+                examples, progress=bar.advance)
+    seconds = time.perf_counter() - start
+    if cfg.output.endswith(".csv"):
+        if task.multiple_choice or any(ex.group for ex in examples):
+            raise LeanformerError(f"task '{task.name}' predictions need the .jsonl submission format")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["idx", "label", *(f"p_{n}" for n in manifest.label_names)])
+        for ex, row in zip(examples, labelled(logits, manifest)):
+            writer.writerow([ex.meta.get("idx", ex.uid), row["label"], *row["probabilities"]])
+        atomic_write_text(cfg.output, buffer.getvalue())
+    else:
+        atomic_write_text(cfg.output, "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                              for r in task.submission(examples, logits)))
+    labelled_split = all(ex.label is not None for ex in examples)
+    return {"output": cfg.output, "examples": len(examples), "instances": instances,
+            "examples_per_second": round(len(examples) / seconds, 2),
+            "metrics": task.compute_metrics(examples, logits) if labelled_split else None}
