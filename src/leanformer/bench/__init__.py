@@ -1,1 +1,5 @@
-"""Measuring speed and cost side by side."""
+"""Measuring speed, accuracy, cost and energy side by side (``leanformer bench``)."""
+
+from leanformer.bench.ablation import BenchConfig, run_bench
+
+__all__ = ["BenchConfig", "run_bench"]

@@ -221,6 +221,34 @@ def tune_instances(
                                data_dir=data_dir)))
 
 
+@app.command()
+def bench(
+    teacher: Annotated[str, typer.Option(help="Fine-tuned PyTorch teacher (leanformer model directory).")],
+    student: Annotated[str, typer.Option(help="Distilled PyTorch student.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Folder for the report (report.md/.csv/.json, plots) and the exported models.")],
+    pruned: Annotated[Optional[str], typer.Option(help="Comma-separated pruned students, mildest first.")] = None,
+    split: str = "test",
+    data_dir: DataDirOpt = None,
+    timing_examples: Annotated[int, typer.Option(help="Examples timed at batch size 1 (the same for every row).")] = 1000,
+    repeats: Annotated[int, typer.Option(help="Timed passes per row; the median is reported.")] = 3,
+    limit: Annotated[Optional[int], typer.Option(help="Score accuracy on the first N examples only (quick runs).")] = None,
+    usd_per_hour: Annotated[float, typer.Option(help="Hourly price of the priced machine (default: Azure F16s_v2).")] = 0.677,
+    machine_cores: Annotated[int, typer.Option(help="Cores of the priced machine; the price is prorated to the cores used.")] = 16,
+    watts_per_core: Annotated[float, typer.Option(help="For the energy estimate when RAPL counters cannot be read.")] = 10.0,
+    peers: Annotated[bool, typer.Option("--peers/--no-peers", help="Also measure the Optimum-style peer.")] = True,
+):
+    """The paper's ablation, measured side by side: time, speed-up, accuracy, USD per 100M queries, energy."""
+    from leanformer.bench import BenchConfig, run_bench
+    from leanformer.bench.report import markdown
+
+    result = run_bench(BenchConfig(teacher=teacher, student=student, output_dir=output,
+                                   pruned=[p.strip() for p in pruned.split(",") if p.strip()] if pruned else [],
+                                   split=split, data_dir=data_dir, timing_examples=timing_examples, repeats=repeats,
+                                   limit=limit, usd_per_hour=usd_per_hour, machine_cores=machine_cores,
+                                   watts_per_core=watts_per_core, peers=peers))
+    sys.stdout.write(markdown(result))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2 (usage errors too, via click)."""
     try:

@@ -39,9 +39,10 @@ def lengths(features: list[list[dict]]) -> np.ndarray:
     return np.array([max(len(f["input_ids"]) for f in choices) for choices in features])
 
 
-def collate(batch: list[list[dict]], pad_id: int, multiple_choice: bool) -> dict[str, torch.Tensor]:
-    """Pad a batch to its longest sequence: ``[B, L]``, or ``[B, C, L]`` for multiple choice."""
+def collate(batch: list[list[dict]], pad_id: int, multiple_choice: bool, pad_to: int | None = None) -> dict[str, torch.Tensor]:
+    """Pad a batch to its longest sequence (or to ``pad_to``): ``[B, L]``, or ``[B, C, L]`` for multiple choice."""
     width = max(len(f["input_ids"]) for choices in batch for f in choices)
+    width = max(width, pad_to or 0)
     keys = batch[0][0].keys()
     out = {}
     for key in keys:

@@ -38,6 +38,9 @@ class ExportConfig:
     tolerance: float = 1e-3
     max_length: int = 128
     data_dir: str | None = None
+    #: "leanformer" (graph prepared so attention fuses) or "standard" (plain export and ONNX Runtime's
+    #: optimizer as-is: what a user gets from the stock tools, kept as the benchmark's peer)
+    recipe: str = "leanformer"
 
 
 class _ClassicMask(torch.nn.Module):
@@ -97,7 +100,10 @@ def export_model(cfg: ExportConfig) -> dict:
     names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
     axes = ({"batch": 0, "choice": 1, "sequence": 2} if manifest.multiple_choice else {"batch": 0, "sequence": 1})
     dynamic = {n: {i: a for a, i in axes.items()} for n in names} | {"logits": {0: "batch"}}
-    fusable = not manifest.multiple_choice and model.config.model_type not in NO_HEAD_PRUNING
+    if cfg.recipe not in ("leanformer", "standard"):
+        raise LeanformerError(f"unknown export recipe '{cfg.recipe}'; expected leanformer or standard")
+    standard = cfg.recipe == "standard"
+    fusable = not standard and not manifest.multiple_choice and model.config.model_type not in NO_HEAD_PRUNING
     traced = copy.deepcopy(model)
     if fusable:
         traced.set_attn_implementation("eager")  # the plain attention graph the optimizer can fuse
@@ -112,8 +118,8 @@ def export_model(cfg: ExportConfig) -> dict:
                               output_names=["logits"], dynamic_axes=dynamic, opset_version=cfg.opset, dynamo=False)
         fusions: dict[str, int] = {}
         if cfg.optimize:
-            heads, width = _heads_and_width(model)
-            fusions = optimize_graph(raw, tmp / ONNX_FILE, heads, width)
+            heads, width = (0, 0) if standard else _heads_and_width(model)  # 0: let the optimizer detect them
+            fusions = optimize_graph(raw, tmp / ONNX_FILE, heads, width, prepare=not standard)
             raw.unlink()
         else:
             raw.rename(tmp / ONNX_FILE)
@@ -124,12 +130,14 @@ def export_model(cfg: ExportConfig) -> dict:
                                   f"{diff:.2e} > {cfg.tolerance:.0e}")
         tokenizer.save_pretrained(tmp)
         model.config.save_pretrained(tmp)
-        note = None if fusable else ("attention not fused: " + ("multiple-choice inputs" if manifest.multiple_choice
-                                                                else NO_HEAD_PRUNING[model.config.model_type]))
+        note = None
+        if not fusable:
+            note = "standard recipe" if standard else "attention not fused: " + (
+                "multiple-choice inputs" if manifest.multiple_choice else NO_HEAD_PRUNING[model.config.model_type])
         runtime = {"format": "onnx", "file": ONNX_FILE, "precision": "fp32", "inputs": names, "fusions": fusions,
                    "opset": cfg.opset}
         dataclasses.replace(manifest, runtime=runtime).with_step(
-            "export", source=str(cfg.model), opset=cfg.opset, fusions=fusions, parity_max_abs_diff=diff,
+            "export", source=str(cfg.model), recipe=cfg.recipe, opset=cfg.opset, fusions=fusions, parity_max_abs_diff=diff,
             parity_examples=len(features), note=note).write(tmp)
     info(f"exported {cfg.model} -> {cfg.output_dir}: fusions {fusions or 'none'}; parity max |diff| {diff:.2e}")
     return {"output_dir": cfg.output_dir, "fusions": fusions, "parity_max_abs_diff": diff, "note": note}

@@ -54,13 +54,17 @@ def scale_scores_by_division(model: onnx.ModelProto) -> int:
     return rewritten
 
 
-def optimize_graph(source: Path, target: Path, num_heads: int, hidden_size: int) -> dict[str, int]:
-    """Fuse ``source`` into ``target``; returns how many of each fused operator the graph now has."""
+def optimize_graph(source: Path, target: Path, num_heads: int, hidden_size: int, prepare: bool = True) -> dict[str, int]:
+    """Fuse ``source`` into ``target``; returns how many of each fused operator the graph now has.
+
+    ``prepare`` applies the rewrite above first; without it this is the stock optimizer.
+    """
     from onnxruntime.transformers import optimizer
 
-    model = onnx.load(str(source))
-    scale_scores_by_division(model)
-    onnx.save(model, str(source))
+    if prepare:
+        model = onnx.load(str(source))
+        scale_scores_by_division(model)
+        onnx.save(model, str(source))
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)  # the optimizer logs every pattern it tries
     try:

@@ -23,6 +23,7 @@ from leanformer.prune.pruner import PruneConfig, dev_metrics, importance, prune_
 from leanformer.tasks import task_for
 from leanformer.training.loop import begin
 from leanformer.utils.paths import atomic_write_text
+from leanformer.utils.plots import figure, save
 from leanformer.utils.progress import info
 
 DEFAULT_TARGETS = [(1.0, 0.5), (0.75, 0.75), (0.5, 0.5), (0.5, 0.25), (0.25, 0.25)]
@@ -94,12 +95,7 @@ def _write(out: Path, rows: list[dict], metric: str) -> None:
 
 
 def _plot(path: Path, rows: list[dict], metric: str) -> None:
-    import matplotlib  # heavy; only the sweep and the report need it
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    fig, ax = figure()
     ax.plot([r["latency_ms"] for r in rows], [r[metric] for r in rows], "o")
     for r in rows:
         ax.annotate(f"{r['heads']}h/{r['ffn']}f", (r["latency_ms"], r[metric]), textcoords="offset points",
@@ -108,8 +104,4 @@ def _plot(path: Path, rows: list[dict], metric: str) -> None:
     ax.set_ylabel(f"dev {metric}")
     ax.set_title("Structured pruning: latency vs accuracy")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    save(fig, path)

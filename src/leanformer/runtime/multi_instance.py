@@ -88,7 +88,10 @@ class MultiInstancePredictor:
 
     def logits(self, inputs: list, progress=None) -> np.ndarray:
         """Logits in input order, whichever worker ran which batch."""
-        features = self.inputs.features(inputs)
+        return self.run_features(self.inputs.features(inputs), progress)
+
+    def run_features(self, features: list[list[dict]], progress=None) -> np.ndarray:
+        """Logits for already tokenised inputs, in their order."""
         batches = self.inputs.batches(features)
         for batch_id, idx in enumerate(batches):
             self.inbox.put((batch_id, [features[i] for i in idx]))

@@ -62,12 +62,15 @@ class Inputs:
     jobs); callers put results back in input order by index.
     """
 
-    def __init__(self, model_dir: str, batch_size: int = 1, sort_by_length: bool = True, max_length: int = 128):
+    def __init__(self, model_dir: str, batch_size: int = 1, sort_by_length: bool = True, max_length: int = 128,
+                 fixed_length: int | None = None):
         self.manifest = Manifest.read(model_dir)
         if self.manifest is None:
             raise LeanformerError(f"{model_dir}: not a leanformer model (no leanformer.json)")
         self.tokenizer = load_tokenizer(model_dir)
         self.batch_size, self.sort_by_length, self.max_length = batch_size, sort_by_length, max_length
+        #: pad every batch to this length (the fixed-shape baseline) instead of its own longest input
+        self.fixed_length = fixed_length
 
     def features(self, inputs: list) -> list[list[dict]]:
         return encode(as_examples(inputs), self.tokenizer, self.max_length)
@@ -78,7 +81,7 @@ class Inputs:
         return [np.arange(i, min(i + self.batch_size, len(features))) for i in range(0, len(features), self.batch_size)]
 
     def collate(self, features: list[list[dict]]) -> dict[str, torch.Tensor]:
-        return collate(features, self.tokenizer.pad_token_id, self.manifest.multiple_choice)
+        return collate(features, self.tokenizer.pad_token_id, self.manifest.multiple_choice, self.fixed_length)
 
 
 def gather(features: list, batches: list[np.ndarray], results) -> np.ndarray:
@@ -94,9 +97,10 @@ class Predictor:
     """Predictions for a leanformer model directory, ONNX (if exported) or PyTorch."""
 
     def __init__(self, model_dir: str | Path, threads: int | None = None, batch_size: int = 1,
-                 sort_by_length: bool = True, max_length: int = 128, provider: str | None = None):
+                 sort_by_length: bool = True, max_length: int = 128, provider: str | None = None,
+                 fixed_length: int | None = None):
         model_dir = str(model_dir)
-        self.inputs = Inputs(model_dir, batch_size, sort_by_length, max_length)
+        self.inputs = Inputs(model_dir, batch_size, sort_by_length, max_length, fixed_length)
         self.manifest = self.inputs.manifest
         self.backend = (OnnxBackend(model_dir, threads, provider) if self.manifest.onnx_file
                         else TorchBackend(model_dir, threads))
@@ -106,7 +110,10 @@ class Predictor:
 
     def logits(self, inputs: list, progress=None) -> np.ndarray:
         """Logits in input order."""
-        features = self.inputs.features(inputs)
+        return self.run_features(self.inputs.features(inputs), progress)
+
+    def run_features(self, features: list[list[dict]], progress=None) -> np.ndarray:
+        """Logits for already tokenised inputs, in their order."""
         batches = self.inputs.batches(features)
 
         def run():

@@ -1,0 +1,169 @@
+"""The cumulative ablation of FastFormers' Table 3, measured side by side in one run (``leanformer bench``).
+
+Rows: (1) the teacher in PyTorch fp32 with every input padded to a fixed length (the paper's
+baseline); (2) + dynamic sequence length; (3) + distillation; (4) + int8 and ONNX Runtime graph
+optimisation; (5) + multi-instance inference; (6) + structured pruning. Peers: the teacher through
+ONNX Runtime's stock optimizer and per-channel int8 (the Optimum recipe). Timing uses one fixed
+sample at batch size 1 (warm-up, median of repeats); accuracy uses the whole split with each
+row's own model and numerics.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from leanformer.bench.costs import Price, speedups, usd_per_100m
+from leanformer.bench.energy import EnergyMeter
+from leanformer.bench.machine import machine_info
+from leanformer.bench.report import write_report
+from leanformer.bench.systems import System
+from leanformer.errors import LeanformerError
+from leanformer.export import ExportConfig, export_model
+from leanformer.models import Manifest
+from leanformer.quantize import QuantizeConfig, quantize_model
+from leanformer.runtime.tune import settings
+from leanformer.tasks import task_for
+from leanformer.utils.cpu import physical_cores
+from leanformer.utils.progress import ProgressBar, info
+
+
+@dataclass
+class BenchConfig:
+    #: fine-tuned PyTorch teacher
+    teacher: str
+    #: distilled PyTorch student
+    student: str
+    output_dir: str
+    #: pruned and re-distilled students, mildest first (one row each)
+    pruned: list[str] = field(default_factory=list)
+    split: str = "test"
+    data_dir: str | None = None
+    #: examples in the timing sample (the same for every row)
+    timing_examples: int = 1000
+    repeats: int = 3
+    warmup: int = 20
+    #: score accuracy on the first N examples of the split only (quick runs)
+    limit: int | None = None
+    #: the baseline pads every input to this many tokens
+    baseline_length: int = 512
+    max_length: int = 128
+    usd_per_hour: float = 0.677
+    machine_cores: int = 16
+    price_name: str = "Azure F16s_v2"
+    watts_per_core: float = 10.0
+    #: compare with the Optimum-style peer
+    peers: bool = True
+    show_progress: bool = True
+
+
+@dataclass
+class RowSpec:
+    name: str
+    model: str
+    instances: int = 1
+    threads: int | None = None
+    fixed_length: int | None = None
+    max_length: int = 128
+    peer: bool = False
+
+
+def _onnx(model: str, work: Path, name: str, recipe: str = "leanformer") -> str:
+    """Export and quantize ``model`` once into the work folder (kept between runs)."""
+    fp32, int8 = work / f"{name}-fp32", work / f"{name}-int8"
+    if Manifest.read(int8) is None:
+        export_model(ExportConfig(model=model, output_dir=str(fp32), recipe=recipe))
+        quantize_model(QuantizeConfig(model=str(fp32), output_dir=str(int8)))
+    return str(int8)
+
+
+def _best_instances(model: str, features_source: list, cfg: BenchConfig) -> tuple[int, int]:
+    """The (instances, threads) that processes the timing sample fastest at batch size 1."""
+    best, best_time = (1, physical_cores()), float("inf")
+    sample = features_source[: min(200, len(features_source))]
+    for instances, threads in settings(physical_cores()):
+        system = System(model, threads, instances, max_length=cfg.max_length)
+        try:
+            features = system.features(sample)
+            system.timed_pass(features[: cfg.warmup])
+            start = time.perf_counter()
+            system.timed_pass(features)
+            seconds = time.perf_counter() - start
+        finally:
+            system.close()
+        info(f"bench: {instances} instances x {threads} threads: {seconds:.2f}s for {len(sample)} queries")
+        if seconds < best_time:
+            best, best_time = (instances, threads), seconds
+    return best
+
+
+def _measure(spec: RowSpec, examples: list, timing: list, task, cfg: BenchConfig) -> dict:
+    system = System(spec.model, spec.threads, spec.instances, spec.fixed_length, spec.max_length)
+    try:
+        features = system.features(examples)
+        with ProgressBar(len(features), f"accuracy: {spec.name}", enabled=cfg.show_progress) as bar:
+            logits = system.logits(features, bar.advance)
+        metrics = task.compute_metrics(examples, logits)
+        timed = system.features(timing)
+        system.timed_pass(timed[: cfg.warmup])
+        passes = []
+        with EnergyMeter(cfg.watts_per_core, system.worker_pids) as energy:
+            for _ in range(cfg.repeats):
+                start = time.perf_counter()
+                system.timed_pass(timed)
+                passes.append(time.perf_counter() - start)
+    finally:
+        system.close()
+    cores = spec.instances * (spec.threads or physical_cores()) if spec.instances > 1 else physical_cores()
+    return {"row": spec.name, "peer": spec.peer, "model": spec.model, "seconds": statistics.median(passes),
+            "metric": metrics[task.primary_metric], "metrics": metrics, "cores": cores,
+            "joules": energy.joules / cfg.repeats, "energy_source": energy.source}
+
+
+def run_bench(cfg: BenchConfig) -> dict:
+    """Measure every row, then write the report (Markdown, CSV, JSON, plots) to ``cfg.output_dir``."""
+    manifest = Manifest.read(cfg.teacher)
+    if manifest is None or Manifest.read(cfg.student) is None:
+        raise LeanformerError("bench needs a fine-tuned teacher and a student (leanformer model directories)")
+    task = task_for(manifest.task, cfg.data_dir)
+    examples = task.examples(cfg.split)[: cfg.limit]
+    timing = examples[: cfg.timing_examples]
+    out = Path(cfg.output_dir)
+    work = out / "models"
+    work.mkdir(parents=True, exist_ok=True)
+    student_int8 = _onnx(cfg.student, work, "student")
+    pruned_int8 = [_onnx(p, work, f"pruned{i + 1}") for i, p in enumerate(cfg.pruned)]
+    instances, threads = _best_instances(student_int8, timing, cfg)
+    specs = [
+        RowSpec(f"teacher, PyTorch fp32, padded to {cfg.baseline_length}", cfg.teacher, fixed_length=cfg.baseline_length,
+                max_length=cfg.baseline_length),
+        RowSpec("+ dynamic sequence length", cfg.teacher, max_length=cfg.max_length),
+        RowSpec("+ distillation (student)", cfg.student, max_length=cfg.max_length),
+        RowSpec("+ int8 + ONNX Runtime graph optimisation", student_int8, max_length=cfg.max_length),
+        RowSpec(f"+ multi-instance ({instances} x {threads} threads)", student_int8, instances, threads,
+                max_length=cfg.max_length),
+        *[RowSpec(f"+ structured pruning ({Path(p).name})", m, instances, threads, max_length=cfg.max_length)
+          for p, m in zip(cfg.pruned, pruned_int8)],
+    ]
+    if cfg.peers:
+        specs.append(RowSpec("peer: teacher, ONNX Runtime stock optimizer + per-channel int8 (Optimum recipe)",
+                             _onnx(cfg.teacher, work, "teacher-standard", recipe="standard"),
+                             max_length=cfg.max_length, peer=True))
+    rows = [_measure(s, examples, timing, task, cfg) for s in specs]
+    price = Price(cfg.usd_per_hour, cfg.machine_cores, cfg.price_name)
+    ablation = [r for r in rows if not r["peer"]]
+    cumulative, step = speedups([r["seconds"] for r in ablation])
+    for r, c, s in zip(ablation, cumulative, step):
+        r["cumulative_speedup"], r["step_speedup"] = c, s
+    for r in rows:
+        r["usd_per_100m"] = usd_per_100m(r["seconds"], len(timing), price, r["cores"])
+        r["queries_per_second"] = len(timing) / r["seconds"]
+        if r["peer"]:
+            r["cumulative_speedup"], r["step_speedup"] = rows[0]["seconds"] / r["seconds"], None
+    result = {"task": task.name, "split": cfg.split, "metric": task.primary_metric, "accuracy_examples": len(examples),
+              "timing_examples": len(timing), "repeats": cfg.repeats, "price": vars(price) | {
+                  "usd_per_hour_prorated": price.per_hour(physical_cores())}, "machine": machine_info(), "rows": rows}
+    write_report(out, result)
+    return result

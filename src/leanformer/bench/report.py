@@ -1,0 +1,78 @@
+"""The benchmark report: a Markdown table, CSV and JSON of every figure, and two plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from leanformer.utils.paths import atomic_write_text
+from leanformer.utils.plots import figure, save
+
+COLUMNS = ("row", "seconds", "cumulative_speedup", "step_speedup", "metric", "usd_per_100m", "joules", "cores")
+
+
+def markdown(result: dict) -> str:
+    price = result["price"]
+    head = (f"| step | total time (s) | speed-up (cumulative) | speed-up (step) | {result['metric']} | "
+            f"USD / 100M queries | energy (J) |")
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in result["rows"]:
+        cumulative = f"{r['cumulative_speedup']:.2f}x" if r.get("cumulative_speedup") else "-"
+        step = f"{r['step_speedup']:.2f}x" if r.get("step_speedup") else "-"
+        lines.append(f"| {r['row']} | {r['seconds']:.2f} | {cumulative} | {step} | {100 * r['metric']:.2f} | "
+                     f"{r['usd_per_100m']:.2f} | {r['joules']:.1f} |")
+    energy = sorted({r["energy_source"].split(":")[0] for r in result["rows"]})
+    lines += ["", f"Timing: {result['timing_examples']} {result['split']} examples at batch size 1, median of "
+              f"{result['repeats']} passes; {result['metric']} on {result['accuracy_examples']} examples.",
+              f"Price: USD {price['usd_per_hour']}/h for a {price['machine_cores']}-core {price['name']}, prorated to "
+              f"the cores used (USD {price['usd_per_hour_prorated']:.4f}/h for "
+              f"{result['machine']['physical_cores']} cores).",
+              f"Energy: {', '.join(energy)}" + (" (CPU seconds x watts per core; no RAPL counters readable here)"
+                                                if "estimate" in energy else " (RAPL package counters)") + ".",
+              f"Machine: {result['machine']['cpu']}, {result['machine']['physical_cores']} physical cores, "
+              f"flags {', '.join(result['machine']['flags'])}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out: Path, result: dict) -> None:
+    atomic_write_text(out / "report.md", markdown(result))
+    atomic_write_text(out / "report.json", json.dumps(result, indent=2) + "\n")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, [*COLUMNS, "queries_per_second", "peer", "energy_source"], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(result["rows"])
+    atomic_write_text(out / "report.csv", buffer.getvalue())
+    _plot_accuracy_vs_speed(out / "accuracy_vs_speed.png", result)
+    pruned = [r for r in result["rows"] if "pruning" in r["row"] or "multi-instance" in r["row"]]
+    if len(pruned) > 1:
+        _plot_pruning(out / "pruning_tradeoff.png", pruned, result["metric"])
+
+
+def _plot_accuracy_vs_speed(path: Path, result: dict) -> None:
+    fig, ax = figure(7, 4.5)
+    for i, r in enumerate(result["rows"]):
+        ax.scatter(r["queries_per_second"], 100 * r["metric"], marker="s" if r["peer"] else "o",
+                   color="tab:gray" if r["peer"] else "tab:blue")
+        ax.annotate(str(i + 1) if not r["peer"] else "peer", (r["queries_per_second"], 100 * r["metric"]),
+                    textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("queries per second (batch size 1, log scale)")
+    ax.set_ylabel(f"{result['metric']} (%)")
+    ax.set_title("Accuracy vs speed, each step of the recipe")
+    ax.grid(alpha=0.3, which="both")
+    save(fig, path)
+
+
+def _plot_pruning(path: Path, rows: list[dict], metric: str) -> None:
+    fig, ax = figure()
+    ax.plot([r["seconds"] for r in rows], [100 * r["metric"] for r in rows], "o-")
+    for r in rows:
+        ax.annotate(r["row"].replace("+ ", ""), (r["seconds"], 100 * r["metric"]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("total time for the timing sample (s)")
+    ax.set_ylabel(f"{metric} (%)")
+    ax.set_title("Structured pruning trade-off")
+    ax.grid(alpha=0.3)
+    save(fig, path)
