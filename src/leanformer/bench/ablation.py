@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from transformers import AutoConfig
+
 from leanformer.bench.costs import Price, speedups, usd_per_100m
 from leanformer.bench.energy import EnergyMeter
 from leanformer.bench.machine import machine_info
@@ -23,6 +25,7 @@ from leanformer.bench.systems import System
 from leanformer.errors import LeanformerError
 from leanformer.export import ExportConfig, export_model
 from leanformer.models import Manifest
+from leanformer.models.anatomy import max_sequence_length
 from leanformer.quantize import QuantizeConfig, quantize_model
 from leanformer.runtime.tune import settings
 from leanformer.tasks import task_for
@@ -136,9 +139,9 @@ def run_bench(cfg: BenchConfig) -> dict:
     student_int8 = _onnx(cfg.student, work, "student")
     pruned_int8 = [_onnx(p, work, f"pruned{i + 1}") for i, p in enumerate(cfg.pruned)]
     instances, threads = _best_instances(student_int8, timing, cfg)
+    baseline = min(cfg.baseline_length, max_sequence_length(AutoConfig.from_pretrained(cfg.teacher)))
     specs = [
-        RowSpec(f"teacher, PyTorch fp32, padded to {cfg.baseline_length}", cfg.teacher, fixed_length=cfg.baseline_length,
-                max_length=cfg.baseline_length),
+        RowSpec(f"teacher, PyTorch fp32, padded to {baseline}", cfg.teacher, fixed_length=baseline, max_length=baseline),
         RowSpec("+ dynamic sequence length", cfg.teacher, max_length=cfg.max_length),
         RowSpec("+ distillation (student)", cfg.student, max_length=cfg.max_length),
         RowSpec("+ int8 + ONNX Runtime graph optimisation", student_int8, max_length=cfg.max_length),

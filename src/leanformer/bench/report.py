@@ -21,7 +21,7 @@ def markdown(result: dict) -> str:
     for r in result["rows"]:
         cumulative = f"{r['cumulative_speedup']:.2f}x" if r.get("cumulative_speedup") else "-"
         step = f"{r['step_speedup']:.2f}x" if r.get("step_speedup") else "-"
-        lines.append(f"| {r['row']} | {r['seconds']:.2f} | {cumulative} | {step} | {100 * r['metric']:.2f} | "
+        lines.append(f"| {r['row']} | {r['seconds']:.3g} | {cumulative} | {step} | {100 * r['metric']:.2f} | "
                      f"{r['usd_per_100m']:.2f} | {r['joules']:.1f} |")
     energy = sorted({r["energy_source"].split(":")[0] for r in result["rows"]})
     lines += ["", f"Timing: {result['timing_examples']} {result['split']} examples at batch size 1, median of "

@@ -249,6 +249,28 @@ def bench(
     sys.stdout.write(markdown(result))
 
 
+@app.command()
+def recipe(
+    output: Annotated[str, typer.Option("--output", "-o", help="Folder for every step's model and the report.")] = "runs/recipe",
+    preset: Annotated[str, typer.Option(help="demo (a short budget, about 15 minutes on 2 cores) or full.")] = "demo",
+    task: TaskOpt = "vitaminc",
+    data_dir: DataDirOpt = None,
+    teacher: Annotated[Optional[str], typer.Option(help="Reuse this fine-tuned teacher instead of training one.")] = None,
+    teacher_model: str = "all-mpnet-base-v2",
+    student_model: str = "all-MiniLM-L6-v2",
+):
+    """Run the whole recipe (teacher, distilled student, pruned students) and write the side-by-side report."""
+    from leanformer.bench.report import markdown
+    from leanformer.recipe import PRESETS, RecipeConfig, run_recipe
+    from leanformer.tasks import TaskConfig
+
+    if preset not in PRESETS:
+        raise LeanformerError(f"unknown preset '{preset}'; expected one of {', '.join(PRESETS)}")
+    result = run_recipe(RecipeConfig(output_dir=output, task=TaskConfig(name=task, data_dir=data_dir), teacher=teacher,
+                                     teacher_model=teacher_model, student_model=student_model, **PRESETS[preset]))
+    sys.stdout.write(markdown(result))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2 (usage errors too, via click)."""
     try:

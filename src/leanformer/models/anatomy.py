@@ -108,3 +108,13 @@ def block_parts(model: torch.nn.Module) -> list[BlockParts]:
         parts.append(BlockParts(attention, q, k, v, block.get_submodule(o_path), block.get_submodule(in_path),
                                 block.get_submodule(out_path)))
     return parts
+
+
+#: families whose position ids start after the padding index
+_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "mpnet")
+
+
+def max_sequence_length(config) -> int:
+    """The longest input the model's position embeddings allow."""
+    offset = config.pad_token_id + 1 if config.model_type in _OFFSET_POSITIONS else 0
+    return config.max_position_embeddings - offset
