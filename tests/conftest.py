@@ -71,21 +71,28 @@ def toy_dataset(tmp_path) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def trained_toy(tmp_path_factory):
-    """A 2-layer BERT fine-tuned on the toy task (100% dev accuracy), its data, and its ONNX export."""
-    from leanformer.export import ExportConfig, export_model
+def train_toy(root: Path, layers: int = 2) -> tuple[Path, Path]:
+    """Fine-tune a tiny BERT on the toy task (it reaches 100% dev accuracy); returns (model dir, data dir)."""
     from leanformer.tasks import TaskConfig
     from leanformer.training import TrainConfig, train
 
-    root = tmp_path_factory.mktemp("toy-trained")
     data = root / "data"
     write_jsonl(data / "train.jsonl", toy_rows(160, seed=1))
     write_jsonl(data / "dev.jsonl", toy_rows(40, seed=2))
     write_jsonl(data / "test.jsonl", toy_rows(40, seed=3))
-    base = make_tiny_model(root / "base", "bert", layers=2, hidden=32, heads=4)
+    base = make_tiny_model(root / "base", "bert", layers=layers, hidden=32, heads=4)
     train(TrainConfig(model=str(base), task=TaskConfig(name="generic", data_dir=str(data)), output_dir=str(root / "torch"),
                       epochs=6, batch_size=16, learning_rate=3e-3, warmup_ratio=0.1, bf16=False, show_progress=False,
                       threads=1))
-    export_model(ExportConfig(model=str(root / "torch"), output_dir=str(root / "onnx")))
-    return {"data": data, "torch": root / "torch", "onnx": root / "onnx"}
+    return root / "torch", data
+
+
+@pytest.fixture(scope="session")
+def trained_toy(tmp_path_factory):
+    """A 2-layer BERT fine-tuned on the toy task, its data, and its ONNX export."""
+    from leanformer.export import ExportConfig, export_model
+
+    root = tmp_path_factory.mktemp("toy-trained")
+    model, data = train_toy(root)
+    export_model(ExportConfig(model=str(model), output_dir=str(root / "onnx")))
+    return {"data": data, "torch": model, "onnx": root / "onnx"}

@@ -13,24 +13,13 @@ from leanformer.errors import LeanformerError
 from leanformer.models import load_for_task, load_model
 from leanformer.models.anatomy import keep_layers, layers, set_activation
 from leanformer.tasks import TaskConfig
-from leanformer.training import TrainConfig, train
-from tests.conftest import FAMILIES, VOCAB
+from tests.conftest import FAMILIES, VOCAB, train_toy
 
 
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory):
-    """A 3-layer BERT fine-tuned on the toy task (it reaches 100% dev accuracy)."""
-    from tests.conftest import make_tiny_model, toy_rows, write_jsonl
-    root = tmp_path_factory.mktemp("teacher")
-    data = root / "data"
-    write_jsonl(data / "train.jsonl", toy_rows(160, seed=1))
-    write_jsonl(data / "dev.jsonl", toy_rows(40, seed=2))
-    write_jsonl(data / "test.jsonl", toy_rows(40, seed=3))
-    model = make_tiny_model(root / "base", "bert", layers=3)
-    train(TrainConfig(model=str(model), task=TaskConfig(name="generic", data_dir=str(data)), output_dir=str(root / "t"),
-                      epochs=6, batch_size=16, learning_rate=3e-3, warmup_ratio=0.1, bf16=False, show_progress=False,
-                      threads=1))
-    return root / "t"
+    """A 3-layer BERT fine-tuned on the toy task (3 layers, so students can keep a non-prefix subset)."""
+    return train_toy(tmp_path_factory.mktemp("teacher"), layers=3)[0]
 
 
 def cfg(teacher, out, **kw):

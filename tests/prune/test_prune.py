@@ -12,8 +12,6 @@ from leanformer.prune import PruneConfig, prune
 from leanformer.prune.importance import magnitude_importance, top_k
 from leanformer.prune.masks import StructureMasks
 from leanformer.prune.targets import parse_target, resolve_target
-from leanformer.tasks import TaskConfig
-from leanformer.training import TrainConfig, train
 
 PRUNABLE = ("bert", "roberta", "xlm-roberta", "distilbert", "electra")
 KEEP_HEADS = [[0, 2], [1, 3], [2, 3]]
@@ -113,18 +111,8 @@ def test_magnitude_scores_prefer_big_heads(tiny_model):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from tests.conftest import make_tiny_model, toy_rows, write_jsonl
-    root = tmp_path_factory.mktemp("prune")
-    data = root / "data"
-    write_jsonl(data / "train.jsonl", toy_rows(160, seed=1))
-    write_jsonl(data / "dev.jsonl", toy_rows(40, seed=2))
-    write_jsonl(data / "test.jsonl", toy_rows(40, seed=3))
-    base = make_tiny_model(root / "base", "bert", layers=2)
-    train(TrainConfig(model=str(base), task=TaskConfig(name="generic", data_dir=str(data)), output_dir=str(root / "m"),
-                      epochs=6, batch_size=16, learning_rate=3e-3, warmup_ratio=0.1, bf16=False, show_progress=False,
-                      threads=1))
-    return root / "m"
+def trained(trained_toy):
+    return trained_toy["torch"]
 
 
 def pcfg(model, out, **kw):

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from leanformer.utils.paths import atomic_write_text
-from leanformer.utils.plots import figure, save
+from leanformer.utils.plots import labelled_scatter
 
 COLUMNS = ("row", "seconds", "cumulative_speedup", "step_speedup", "metric", "usd_per_100m", "joules", "cores")
 
@@ -51,28 +51,14 @@ def write_report(out: Path, result: dict) -> None:
 
 
 def _plot_accuracy_vs_speed(path: Path, result: dict) -> None:
-    fig, ax = figure(7, 4.5)
-    for i, r in enumerate(result["rows"]):
-        ax.scatter(r["queries_per_second"], 100 * r["metric"], marker="s" if r["peer"] else "o",
-                   color="tab:gray" if r["peer"] else "tab:blue")
-        ax.annotate(str(i + 1) if not r["peer"] else "peer", (r["queries_per_second"], 100 * r["metric"]),
-                    textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel("queries per second (batch size 1, log scale)")
-    ax.set_ylabel(f"{result['metric']} (%)")
-    ax.set_title("Accuracy vs speed, each step of the recipe")
-    ax.grid(alpha=0.3, which="both")
-    save(fig, path)
+    rows = result["rows"]
+    labelled_scatter(path, [r["queries_per_second"] for r in rows], [100 * r["metric"] for r in rows],
+                     ["peer" if r["peer"] else str(i + 1) for i, r in enumerate(rows)],
+                     "queries per second (batch size 1, log scale)", f"{result['metric']} (%)",
+                     "Accuracy vs speed, each step of the recipe", log_x=True, width=7)
 
 
 def _plot_pruning(path: Path, rows: list[dict], metric: str) -> None:
-    fig, ax = figure()
-    ax.plot([r["seconds"] for r in rows], [100 * r["metric"] for r in rows], "o-")
-    for r in rows:
-        ax.annotate(r["row"].replace("+ ", ""), (r["seconds"], 100 * r["metric"]), textcoords="offset points",
-                    xytext=(4, 4), fontsize=7)
-    ax.set_xlabel("total time for the timing sample (s)")
-    ax.set_ylabel(f"{metric} (%)")
-    ax.set_title("Structured pruning trade-off")
-    ax.grid(alpha=0.3)
-    save(fig, path)
+    labelled_scatter(path, [r["seconds"] for r in rows], [100 * r["metric"] for r in rows],
+                     [r["row"].replace("+ ", "") for r in rows], "total time for the timing sample (s)",
+                     f"{metric} (%)", "Structured pruning trade-off", line=True)

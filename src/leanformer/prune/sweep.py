@@ -23,7 +23,7 @@ from leanformer.prune.pruner import PruneConfig, dev_metrics, importance, prune_
 from leanformer.tasks import task_for
 from leanformer.training.loop import begin
 from leanformer.utils.paths import atomic_write_text
-from leanformer.utils.plots import figure, save
+from leanformer.utils.plots import labelled_scatter
 from leanformer.utils.progress import info
 
 DEFAULT_TARGETS = [(1.0, 0.5), (0.75, 0.75), (0.5, 0.5), (0.5, 0.25), (0.25, 0.25)]
@@ -95,13 +95,6 @@ def _write(out: Path, rows: list[dict], metric: str) -> None:
 
 
 def _plot(path: Path, rows: list[dict], metric: str) -> None:
-    fig, ax = figure()
-    ax.plot([r["latency_ms"] for r in rows], [r[metric] for r in rows], "o")
-    for r in rows:
-        ax.annotate(f"{r['heads']}h/{r['ffn']}f", (r["latency_ms"], r[metric]), textcoords="offset points",
-                    xytext=(4, 4), fontsize=8)
-    ax.set_xlabel("single-query latency (ms, median)")
-    ax.set_ylabel(f"dev {metric}")
-    ax.set_title("Structured pruning: latency vs accuracy")
-    ax.grid(alpha=0.3)
-    save(fig, path)
+    labelled_scatter(path, [r["latency_ms"] for r in rows], [r[metric] for r in rows],
+                     [f"{r['heads']}h/{r['ffn']}f" for r in rows], "single-query latency (ms, median)", f"dev {metric}",
+                     "Structured pruning: latency vs accuracy")
