@@ -3,7 +3,8 @@
 Rows: (1) the teacher in PyTorch fp32 with every input padded to a fixed length (the paper's
 baseline); (2) + dynamic sequence length; (3) + distillation; (4) + int8 and ONNX Runtime graph
 optimisation; (5) + multi-instance inference; (6) + structured pruning. Peers: the teacher through
-ONNX Runtime's stock optimizer and per-channel int8 (the Optimum recipe). Timing uses one fixed
+ONNX Runtime's stock optimizer and per-channel int8 (the Optimum recipe), and the student with
+PyTorch's own dynamic int8 (torchao). Timing uses one fixed
 sample at batch size 1 (warm-up, median of repeats); accuracy uses the whole split with each
 row's own model and numerics.
 """
@@ -71,6 +72,7 @@ class RowSpec:
     fixed_length: int | None = None
     max_length: int = 128
     peer: bool = False
+    torch_int8: bool = False
 
 
 def _onnx(model: str, work: Path, name: str, recipe: str = "leanformer") -> str:
@@ -103,7 +105,7 @@ def _best_instances(model: str, features_source: list, cfg: BenchConfig) -> tupl
 
 
 def _measure(spec: RowSpec, examples: list, timing: list, task, cfg: BenchConfig) -> dict:
-    system = System(spec.model, spec.threads, spec.instances, spec.fixed_length, spec.max_length)
+    system = System(spec.model, spec.threads, spec.instances, spec.fixed_length, spec.max_length, spec.torch_int8)
     try:
         features = system.features(examples)
         with ProgressBar(len(features), f"accuracy: {spec.name}", enabled=cfg.show_progress) as bar:
@@ -154,6 +156,8 @@ def run_bench(cfg: BenchConfig) -> dict:
         specs.append(RowSpec("peer: teacher, ONNX Runtime stock optimizer + per-channel int8 (Optimum recipe)",
                              _onnx(cfg.teacher, work, "teacher-standard", recipe="standard"),
                              max_length=cfg.max_length, peer=True))
+        specs.append(RowSpec("peer: student, PyTorch dynamic int8 (torchao)", cfg.student, max_length=cfg.max_length,
+                             peer=True, torch_int8=True))
     rows = [_measure(s, examples, timing, task, cfg) for s in specs]
     price = Price(cfg.usd_per_hour, cfg.machine_cores, cfg.price_name)
     ablation = [r for r in rows if not r["peer"]]

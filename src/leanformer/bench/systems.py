@@ -19,13 +19,13 @@ class System:
     """A predictor (single process or a pool of pinned workers) and the cores it occupies."""
 
     def __init__(self, model_dir: str, threads: int | None = None, instances: int = 1, fixed_length: int | None = None,
-                 max_length: int = 128):
+                 max_length: int = 128, torch_int8: bool = False):
         if instances > 1:
             self.runner = MultiInstancePredictor(model_dir, instances, threads or 1, batch_size=1, sort_by_length=False,
                                                  max_length=max_length)
         else:
             self.runner = Predictor(model_dir, threads=threads, batch_size=1, sort_by_length=False,
-                                    max_length=max_length, fixed_length=fixed_length)
+                                    max_length=max_length, fixed_length=fixed_length, torch_int8=torch_int8)
         self.instances = instances
 
     def features(self, examples: list) -> list:

@@ -6,6 +6,7 @@ so the two can be compared like for like.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +32,28 @@ class OnnxBackend:
 
 
 class TorchBackend:
-    def __init__(self, model_dir: str, threads: int | None):
+    """A PyTorch model; ``int8`` applies torchao's dynamic int8 (activations and weights), PyTorch's own path."""
+
+    def __init__(self, model_dir: str, threads: int | None, int8: bool = False):
         torch.set_num_threads(threads or physical_cores())
         self.model = load_model(model_dir)[0].eval()
+        if int8:
+            quantize_torch_int8(self.model)
 
     @torch.inference_mode()
     def __call__(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
         return self.model(**batch).logits.float().numpy()
+
+
+def quantize_torch_int8(model: torch.nn.Module) -> None:
+    """torchao's dynamic int8 quantization of every Linear, in place."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)  # torchao logs that its GPU kernels cannot load on a CPU machine
+    try:
+        from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+    finally:
+        logging.disable(previous)
+    quantize_(model, Int8DynamicActivationInt8WeightConfig())
 
 
 def as_examples(inputs: list) -> list[Example]:
@@ -98,12 +114,12 @@ class Predictor:
 
     def __init__(self, model_dir: str | Path, threads: int | None = None, batch_size: int = 1,
                  sort_by_length: bool = True, max_length: int = 128, provider: str | None = None,
-                 fixed_length: int | None = None):
+                 fixed_length: int | None = None, torch_int8: bool = False):
         model_dir = str(model_dir)
         self.inputs = Inputs(model_dir, batch_size, sort_by_length, max_length, fixed_length)
         self.manifest = self.inputs.manifest
         self.backend = (OnnxBackend(model_dir, threads, provider) if self.manifest.onnx_file
-                        else TorchBackend(model_dir, threads))
+                        else TorchBackend(model_dir, threads, torch_int8))
 
     def run_batch(self, features: list[list[dict]]) -> np.ndarray:
         return self.backend(self.inputs.collate(features))
