@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from leanformer.errors import LeanformerError
-from leanformer.models import load_model
-from leanformer.tasks import task_for
 from leanformer.data.features import collate, encode, lengths, sorted_batches
+from leanformer.errors import LeanformerError
+from leanformer.tasks import task_for
 from leanformer.utils.cpu import autocast, physical_cores
 from leanformer.utils.paths import atomic_write_text
 from leanformer.utils.progress import ProgressBar
@@ -55,15 +53,16 @@ class EvalConfig:
 
 
 def evaluate(cfg: EvalConfig) -> dict:
-    """Task metrics on a split plus examples/s; fp32 unless ``bf16`` is asked for."""
-    torch.set_num_threads(cfg.threads or physical_cores())
-    model, tokenizer, manifest = load_model(cfg.model)
-    task = task_for(manifest.task, cfg.data_dir)
+    """Task metrics on a split plus examples/s, for PyTorch or exported ONNX models; fp32 unless ``bf16``."""
+    from leanformer.runtime.predictor import Predictor  # the runtime builds on this module's helpers
+
+    predictor = Predictor(cfg.model, threads=cfg.threads or physical_cores(), batch_size=cfg.batch_size,
+                          max_length=cfg.max_length, bf16=cfg.bf16)
+    task = task_for(predictor.manifest.task, cfg.data_dir)
     examples = task.examples(cfg.split)[: cfg.limit]
-    features = encode(examples, tokenizer, cfg.max_length)
     start = time.perf_counter()
-    logits = predict_logits(model, features, tokenizer.pad_token_id, task.multiple_choice, cfg.batch_size, cfg.bf16,
-                            description=f"evaluate {cfg.split}")
+    with ProgressBar(len(examples), f"evaluate {cfg.split}") as bar:
+        logits = predictor.logits(examples, bar.advance)
     seconds = time.perf_counter() - start
     labelled = all(ex.label is not None for ex in examples)
     if not labelled and not cfg.predictions:
@@ -73,6 +72,9 @@ def evaluate(cfg: EvalConfig) -> dict:
     if cfg.predictions:
         records = task.submission(examples, logits)
         atomic_write_text(cfg.predictions, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    backend = predictor.manifest.runtime.get("precision", "fp32") if predictor.manifest.onnx_file else (
+        "bf16" if cfg.bf16 else "fp32")
     return {"model": str(cfg.model), "task": task.name, "split": cfg.split, "examples": len(examples),
             "metrics": metrics, "seconds": round(seconds, 3), "examples_per_second": round(len(examples) / seconds, 2),
-            "precision": "bf16" if cfg.bf16 else "fp32", "threads": torch.get_num_threads()}
+            "precision": backend, "runtime": "onnxruntime" if predictor.manifest.onnx_file else "pytorch",
+            "threads": cfg.threads or physical_cores()}

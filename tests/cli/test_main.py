@@ -44,6 +44,9 @@ def test_export_quantize_predict_commands(trained_toy, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["fusions"]["Attention"] == 2
     assert main(["quantize", "-m", str(onnx_dir), "-o", str(int8), "--variant", "s8"]) == 0
     capsys.readouterr()
+    assert main(["evaluate", "-m", str(int8), "--split", "dev"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["runtime"] == "onnxruntime" and report["precision"] == "int8" and report["metrics"]["accuracy"] >= 0.9
     out = tmp_path / "pred.csv"
     assert main(["predict", "-m", str(int8), "-o", str(out), "--split", "dev", "--batch-size", "4"]) == 0
     report = json.loads(capsys.readouterr().out)

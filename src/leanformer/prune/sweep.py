@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from leanformer.bench.timing import torch_latency
+from leanformer.utils.timing import torch_latency
 from leanformer.data.features import encode
 from leanformer.distill import distill
 from leanformer.models import Manifest, count_parameters, load_model, save_model

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import onnx
 
-from leanformer.bench.timing import time_queries
+from leanformer.utils.timing import time_queries
 from leanformer.data.features import collate, encode
 from leanformer.errors import LeanformerError
 from leanformer.runtime.onnx_model import read_onnx_model, with_runtime, write_onnx_model

@@ -19,7 +19,7 @@ from leanformer.models.loading import load_tokenizer
 from leanformer.runtime.onnx_model import read_onnx_model
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import Example
-from leanformer.utils.cpu import physical_cores
+from leanformer.utils.cpu import autocast, physical_cores
 
 
 class OnnxBackend:
@@ -34,15 +34,17 @@ class OnnxBackend:
 class TorchBackend:
     """A PyTorch model; ``int8`` applies torchao's dynamic int8 (activations and weights), PyTorch's own path."""
 
-    def __init__(self, model_dir: str, threads: int | None, int8: bool = False):
+    def __init__(self, model_dir: str, threads: int | None, int8: bool = False, bf16: bool = False):
         torch.set_num_threads(threads or physical_cores())
         self.model = load_model(model_dir)[0].eval()
+        self.bf16 = bf16
         if int8:
             quantize_torch_int8(self.model)
 
     @torch.inference_mode()
     def __call__(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
-        return self.model(**batch).logits.float().numpy()
+        with autocast(self.bf16):
+            return self.model(**batch).logits.float().numpy()
 
 
 def quantize_torch_int8(model: torch.nn.Module) -> None:
@@ -114,12 +116,12 @@ class Predictor:
 
     def __init__(self, model_dir: str | Path, threads: int | None = None, batch_size: int = 1,
                  sort_by_length: bool = True, max_length: int = 128, provider: str | None = None,
-                 fixed_length: int | None = None, torch_int8: bool = False):
+                 fixed_length: int | None = None, torch_int8: bool = False, bf16: bool = False):
         model_dir = str(model_dir)
         self.inputs = Inputs(model_dir, batch_size, sort_by_length, max_length, fixed_length)
         self.manifest = self.inputs.manifest
         self.backend = (OnnxBackend(model_dir, threads, provider) if self.manifest.onnx_file
-                        else TorchBackend(model_dir, threads, torch_int8))
+                        else TorchBackend(model_dir, threads, torch_int8, bf16))
 
     def run_batch(self, features: list[list[dict]]) -> np.ndarray:
         return self.backend(self.inputs.collate(features))
