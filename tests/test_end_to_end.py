@@ -1,7 +1,6 @@
 """One end-to-end run on a real pretrained model and real data (both fetched from PyPI on first use)."""
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -11,23 +10,24 @@ from leanformer.runtime import Predictor
 from leanformer.tasks import TaskConfig, get_task
 
 
-def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
-    logits = logits - logits.max(1, keepdims=True)
-    log_probs = logits - np.log(np.exp(logits).sum(1, keepdims=True))
-    return float(-log_probs[np.arange(len(labels)), labels].mean())
+def softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
 
 
 @pytest.mark.slow
 def test_minilm_on_vitaminc_through_the_runtime(tmp_path, capsys):
     model, onnx_dir, int8 = tmp_path / "minilm", tmp_path / "onnx", tmp_path / "int8"
     assert main(["train", "-m", "all-MiniLM-L6-v2", "-o", str(model), "--task", "vitaminc", "--train-limit", "1500",
-                 "--eval-limit", "300", "--epochs", "1", "--lr", "1e-4"]) == 0
+                 "--eval-limit", "200", "--epochs", "1", "--lr", "1e-4"]) == 0
     trained = json.loads(capsys.readouterr().out)
-    dev = get_task(TaskConfig(name="vitaminc")).examples("dev")[:300]
+    dev = get_task(TaskConfig(name="vitaminc")).examples("dev")[:200]
     labels = np.array([e.label for e in dev])
     fp32 = Predictor(model, batch_size=32).logits(dev)
-    # an untrained 3-way head scores ln 3; training must at least learn the label distribution
-    assert cross_entropy(fp32, labels) < math.log(3) - 0.05
+    # A fresh 3-way head answers about 1/3 each, in no particular order. One short epoch reliably teaches the
+    # training label distribution (SUPPORTS 50% > REFUTES 37% > NOT ENOUGH INFO 13%); a broken loop would not.
+    supports, refutes, nei = softmax(fp32).mean(0)
+    assert supports > refutes > nei and nei < 0.25
     assert (fp32.argmax(1) == labels).mean() == pytest.approx(trained["metrics"]["dev"]["accuracy"], abs=0.02)
 
     assert main(["export", "-m", str(model), "-o", str(onnx_dir)]) == 0
