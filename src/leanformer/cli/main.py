@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Annotated, Optional
 
@@ -273,6 +274,8 @@ def recipe(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2 (usage errors too, via click)."""
+    # torch warns about every Enum that torchao registers when transformers imports it; nothing for users to act on
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     try:
         app(argv, prog_name="leanformer")
     except LeanformerError as e:
