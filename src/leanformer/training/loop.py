@@ -70,6 +70,11 @@ class TrainState:
     train_seconds: float = 0.0
 
 
+def use_bf16(options: TrainOptions) -> bool:
+    """bf16 autocast as asked, or where the CPU supports it natively when not asked."""
+    return cpu_has_bf16() if options.bf16 is None else options.bf16
+
+
 def begin(options: TrainOptions) -> bool:
     """Set threads and seed before anything random happens (a new task head is randomly initialised).
 
@@ -79,7 +84,7 @@ def begin(options: TrainOptions) -> bool:
         raise LeanformerError("epochs and batch size must be at least 1 and the learning rate positive")
     torch.set_num_threads(options.threads or physical_cores())
     torch.manual_seed(options.seed)
-    return cpu_has_bf16() if options.bf16 is None else options.bf16
+    return use_bf16(options)
 
 
 def subset(examples: list, limit: int | None, seed: int) -> list:
@@ -128,7 +133,7 @@ def _load_checkpoint(path: Path, trainable, optimizer, scheduler) -> TrainState:
 def fit(run: Run) -> dict:
     """Train, keep the best epoch by the task's primary dev metric, score it, and publish it."""
     opts, task, model = run.options, run.task, run.model
-    bf16 = cpu_has_bf16() if opts.bf16 is None else opts.bf16
+    bf16 = use_bf16(opts)
     pad_id = run.tokenizer.pad_token_id
     dev_examples = task.examples("dev")[: opts.eval_limit]
     train_features = encode(run.train_examples, run.tokenizer, opts.max_length)
