@@ -274,8 +274,10 @@ def recipe(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2 (usage errors too, via click)."""
-    # torch warns about every Enum that torchao registers when transformers imports it; nothing for users to act on
-    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
+    # transformers imports torchao when installed: torch then warns about every Enum torchao registers, and torchao
+    # about its GPU kernels not loading on a CPU machine; nothing for users to act on
+    for noisy in ("torch.utils._pytree", "torchao"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         app(argv, prog_name="leanformer")
     except LeanformerError as e:

@@ -14,14 +14,13 @@ import torch
 from leanformer.data.features import collate, encode, lengths, sorted_batches
 from leanformer.distill import DistillConfig, distill
 from leanformer.errors import LeanformerError
-from leanformer.evaluation import predict_logits
 from leanformer.models import Manifest, count_parameters, load_model, save_model
 from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
 from leanformer.models.structure import apply_structure, compose, current_structure
 from leanformer.prune.importance import gradient_importance, magnitude_importance, top_k
 from leanformer.prune.targets import resolve_target
 from leanformer.tasks import Task, task_for
-from leanformer.training.loop import begin, subset
+from leanformer.training.loop import begin, score_split, subset
 from leanformer.training.options import TrainOptions
 from leanformer.utils.progress import info
 
@@ -77,33 +76,29 @@ def targets(model, cfg: PruneConfig) -> tuple[int | None, int | None]:
     return heads, ffn
 
 
-def prune_copy(model, manifest: Manifest, scores, heads: int | None, ffn: int | None, details: dict):
-    """A physically pruned copy of ``model`` keeping the top-scoring units, and its manifest."""
+def prune_copy(model, manifest: Manifest, scores, heads: int | None, ffn: int | None):
+    """A physically pruned copy of ``model`` keeping the top-scoring units, and the manifest structure it has."""
     head_scores, neuron_scores = scores
     keep_heads = top_k(head_scores, heads) if heads is not None else None
     keep_neurons = top_k(neuron_scores, ffn) if ffn is not None else None
     pruned = apply_structure(copy.deepcopy(model), keep_heads, keep_neurons)
     previous = manifest.structure or {}
-    structure = {"heads": compose(previous.get("heads"), keep_heads),
-                 "neurons": compose(previous.get("neurons"), keep_neurons)}
+    return pruned, {"heads": compose(previous.get("heads"), keep_heads),
+                    "neurons": compose(previous.get("neurons"), keep_neurons)}
+
+
+def pruned_manifest(manifest: Manifest, model, pruned, structure: dict, **details) -> Manifest:
+    """``manifest`` with the pruned structure and a ``prune`` lineage step."""
     summary = current_structure(pruned)
-    new_manifest = dataclasses.replace(manifest, structure=structure).with_step(
+    return dataclasses.replace(manifest, structure=structure).with_step(
         "prune", **details, heads_per_layer=summary["heads_per_layer"][0], ffn_per_layer=summary["ffn_per_layer"][0],
         parameters_before=count_parameters(model), parameters=count_parameters(pruned))
-    return pruned, new_manifest
 
 
 def redistill_config(cfg: PruneConfig, student_dir: str, output_dir: str) -> DistillConfig:
     shared = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainOptions)}
     return DistillConfig(**shared, teacher=cfg.teacher or cfg.model, student=student_dir, output_dir=output_dir,
                          temperature=cfg.temperature, alpha=cfg.alpha, data_dir=cfg.data_dir)
-
-
-def dev_metrics(model, tokenizer, task: Task, cfg: PruneConfig, bf16: bool) -> dict:
-    examples = task.examples("dev")[: cfg.eval_limit]
-    logits = predict_logits(model, encode(examples, tokenizer, cfg.max_length), tokenizer.pad_token_id,
-                            task.multiple_choice, cfg.eval_batch_size, bf16, "evaluate dev", cfg.show_progress)
-    return {"dev": task.compute_metrics(examples, logits)}
 
 
 def prune(cfg: PruneConfig) -> dict:
@@ -115,16 +110,16 @@ def prune(cfg: PruneConfig) -> dict:
     scores = importance(model, tokenizer, task, cfg, bf16)
     details = {"source": str(cfg.model), "method": cfg.method, "importance_examples": cfg.importance_examples,
                "targets": {"heads": cfg.heads, "ffn": cfg.ffn}}
-    pruned, pruned_manifest = prune_copy(model, manifest, scores, heads, ffn, details)
+    pruned, structure = prune_copy(model, manifest, scores, heads, ffn)
     info(f"pruned to {heads or 'all'} heads and {ffn or 'all'} FFN neurons per layer: "
          f"{count_parameters(model) / 1e6:.2f}M -> {count_parameters(pruned) / 1e6:.2f}M parameters")
     if not cfg.redistill:
-        metrics = dev_metrics(pruned, tokenizer, task, cfg, bf16)
-        pruned_manifest.lineage[-1]["metrics"] = metrics
-        save_model(pruned, tokenizer, pruned_manifest, cfg.output_dir)
+        metrics = {"dev": score_split(pruned, tokenizer, task, "dev", cfg, bf16)}
+        save_model(pruned, tokenizer, pruned_manifest(manifest, model, pruned, structure, **details, metrics=metrics),
+                   cfg.output_dir)
         return {"output_dir": cfg.output_dir, "metrics": metrics, "structure": current_structure(pruned)}
     staging = Path(f"{cfg.output_dir}.pruned")
-    save_model(pruned, tokenizer, pruned_manifest, staging)
+    save_model(pruned, tokenizer, pruned_manifest(manifest, model, pruned, structure, **details), staging)
     result = distill(redistill_config(cfg, str(staging), cfg.output_dir))
     shutil.rmtree(staging, ignore_errors=True)
     return {**result, "structure": current_structure(pruned)}

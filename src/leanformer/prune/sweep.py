@@ -19,9 +19,10 @@ from leanformer.data.features import encode
 from leanformer.distill import distill
 from leanformer.models import Manifest, count_parameters, load_model, save_model
 from leanformer.models.structure import current_structure
-from leanformer.prune.pruner import PruneConfig, dev_metrics, importance, prune_copy, redistill_config, targets
+from leanformer.prune.pruner import (PruneConfig, importance, prune_copy, pruned_manifest, redistill_config,
+                                     targets)
 from leanformer.tasks import task_for
-from leanformer.training.loop import begin
+from leanformer.training.loop import begin, score_split
 from leanformer.utils.paths import atomic_write_text
 from leanformer.utils.plots import labelled_scatter
 from leanformer.utils.progress import info
@@ -55,7 +56,7 @@ def sweep(cfg: SweepConfig) -> dict:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     features = encode(task.examples("dev")[: cfg.latency_examples], tokenizer, cfg.max_length)
-    rows = [_row("unpruned", model, tokenizer, task, cfg, manifest.metrics or dev_metrics(model, tokenizer, task, cfg, bf16),
+    rows = [_row("unpruned", model, tokenizer, task, cfg, manifest.metrics or {"dev": score_split(model, tokenizer, task, "dev", cfg, bf16)},
                  features)]
     scores = importance(model, tokenizer, task, cfg, bf16)
     for (h, f), (heads, ffn) in zip(cfg.targets, resolved):
@@ -64,13 +65,13 @@ def sweep(cfg: SweepConfig) -> dict:
         if Manifest.read(target_dir) is None:
             info(f"sweep: {name}")
             details = {"source": str(cfg.model), "method": cfg.method, "targets": {"heads": h, "ffn": f}}
-            pruned, pruned_manifest = prune_copy(model, manifest, scores, heads, ffn, details)
+            pruned, structure = prune_copy(model, manifest, scores, heads, ffn)
             staging = out / f".{name}.pruned"
-            save_model(pruned, tokenizer, pruned_manifest, staging)
+            save_model(pruned, tokenizer, pruned_manifest(manifest, model, pruned, structure, **details), staging)
             distill(redistill_config(cfg, str(staging), str(target_dir)))
             shutil.rmtree(staging, ignore_errors=True)
-        pruned_model, _, pruned_manifest = load_model(target_dir)
-        rows.append(_row(name, pruned_model, tokenizer, task, cfg, pruned_manifest.metrics, features))
+        pruned_model, _, saved = load_model(target_dir)
+        rows.append(_row(name, pruned_model, tokenizer, task, cfg, saved.metrics, features))
     _write(out, rows, task.primary_metric)
     return {"output_dir": str(out), "rows": rows}
 

@@ -204,19 +204,22 @@ def fit(run: Run) -> dict:
     return _publish(run, state, bf16, work)
 
 
+def score_split(model, tokenizer, task: Task, split: str, opts: TrainOptions, bf16: bool) -> dict | None:
+    """Task metrics on the first ``opts.eval_limit`` examples of ``split``; None when it has no labels."""
+    examples = task.examples(split)[: opts.eval_limit]
+    if any(ex.label is None for ex in examples):
+        return None
+    logits = predict_logits(model, encode(examples, tokenizer, opts.max_length), tokenizer.pad_token_id,
+                            task.multiple_choice, opts.eval_batch_size, bf16, description=f"evaluate {split}",
+                            show_progress=opts.show_progress)
+    return task.compute_metrics(examples, logits)
+
+
 def _publish(run: Run, state: TrainState, bf16: bool, work: Path) -> dict:
     """Score the best epoch's model on dev and (if labelled) test, then write it with its manifest."""
     opts, task = run.options, run.task
-    metrics = {}
-    for split in ("dev", "test"):
-        examples = task.examples(split)[: opts.eval_limit]
-        if any(ex.label is None for ex in examples):
-            continue
-        features = encode(examples, run.tokenizer, opts.max_length)
-        logits = predict_logits(run.model, features, run.tokenizer.pad_token_id, task.multiple_choice,
-                                opts.eval_batch_size, bf16, description=f"evaluate {split}",
-                                show_progress=opts.show_progress)
-        metrics[split] = task.compute_metrics(examples, logits)
+    scored = {split: score_split(run.model, run.tokenizer, task, split, opts, bf16) for split in ("dev", "test")}
+    metrics = {split: m for split, m in scored.items() if m is not None}
     manifest = run.manifest.with_step(
         run.step, **run.details, best_epoch=state.best_epoch, history=state.history, metrics=metrics,
         metrics_precision="bf16" if bf16 else "fp32", train_seconds=round(state.train_seconds, 1),
