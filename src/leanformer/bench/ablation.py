@@ -104,18 +104,20 @@ def _best_instances(model: str, features_source: list, cfg: BenchConfig) -> tupl
     return best
 
 
-def _measure(spec: RowSpec, examples: list, timing: list, task, cfg: BenchConfig) -> dict:
+def measure(spec: RowSpec, examples: list, timing: list, task, *, warmup: int = 20, repeats: int = 3,
+            watts_per_core: float = 10.0, show_progress: bool = True) -> dict:
+    """One row: the task metric on ``examples`` (batched) and the median time of single queries over ``timing``."""
     system = System(spec.model, spec.threads, spec.instances, spec.fixed_length, spec.max_length, spec.torch_int8)
     try:
         features = system.features(examples)
-        with ProgressBar(len(features), f"accuracy: {spec.name}", enabled=cfg.show_progress) as bar:
+        with ProgressBar(len(features), f"accuracy: {spec.name}", enabled=show_progress) as bar:
             logits = system.logits(features, bar.advance)
         metrics = task.compute_metrics(examples, logits)
         timed = system.features(timing)
-        system.timed_pass(timed[: cfg.warmup])
+        system.timed_pass(timed[:warmup])
         passes = []
-        with EnergyMeter(cfg.watts_per_core, system.worker_pids) as energy:
-            for _ in range(cfg.repeats):
+        with EnergyMeter(watts_per_core, system.worker_pids) as energy:
+            for _ in range(repeats):
                 start = time.perf_counter()
                 system.timed_pass(timed)
                 passes.append(time.perf_counter() - start)
@@ -124,7 +126,7 @@ def _measure(spec: RowSpec, examples: list, timing: list, task, cfg: BenchConfig
     cores = spec.instances * (spec.threads or physical_cores()) if spec.instances > 1 else physical_cores()
     return {"row": spec.name, "peer": spec.peer, "model": spec.model, "seconds": statistics.median(passes),
             "metric": metrics[task.primary_metric], "metrics": metrics, "cores": cores,
-            "joules": energy.joules / cfg.repeats, "energy_source": energy.source}
+            "joules": energy.joules / repeats, "energy_source": energy.source}
 
 
 def run_bench(cfg: BenchConfig) -> dict:
@@ -158,7 +160,8 @@ def run_bench(cfg: BenchConfig) -> dict:
                              max_length=cfg.max_length, peer=True))
         specs.append(RowSpec("peer: student, PyTorch dynamic int8 (torchao)", cfg.student, max_length=cfg.max_length,
                              peer=True, torch_int8=True))
-    rows = [_measure(s, examples, timing, task, cfg) for s in specs]
+    rows = [measure(s, examples, timing, task, warmup=cfg.warmup, repeats=cfg.repeats,
+                    watts_per_core=cfg.watts_per_core, show_progress=cfg.show_progress) for s in specs]
     price = Price(cfg.usd_per_hour, cfg.machine_cores, cfg.price_name)
     ablation = [r for r in rows if not r["peer"]]
     cumulative, step = speedups([r["seconds"] for r in ablation])
