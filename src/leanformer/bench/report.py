@@ -29,6 +29,7 @@ def markdown(result: dict) -> str:
               f"Price: USD {price['usd_per_hour']}/h for a {price['machine_cores']}-core {price['name']}, prorated to "
               f"the cores used (USD {price['usd_per_hour_prorated']:.4f}/h for "
               f"{result['machine']['physical_cores']} cores).",
+              *[f"{r['row']}: {r['accuracy_note']}." for r in result["rows"] if r.get("accuracy_note")],
               f"Energy: {', '.join(energy)}" + (" (CPU seconds x watts per core; no RAPL counters readable here)"
                                                 if "estimate" in energy else " (RAPL package counters)") + ".",
               f"Machine: {result['machine']['cpu']}, {result['machine']['physical_cores']} physical cores, "
