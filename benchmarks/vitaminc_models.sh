@@ -1,15 +1,47 @@
 #!/usr/bin/env bash
-# Fine-tune the VitaminC teacher (all-mpnet-base-v2) and the task-agnostic student (all-MiniLM-L6-v2).
-# Each run scores its best epoch on dev and test (bf16 autocast, as in training; recorded in the model's
-# leanformer.json). Results go to docs/benchmarks.md. For fp32 scores add:
-#   leanformer evaluate --model "$RUNS/<model>" --split test --fp32
-# Outputs land in the user cache so later steps (distillation, pruning) reuse them. Resumable: rerun after a stop.
+# Every VitaminC model and measurement in docs/benchmarks.md, in order:
+#   teacher (all-mpnet-base-v2) -> task-agnostic MiniLM -> distilled MiniLM (6 and 3 layers)
+#   -> runtime measurements -> pruned + re-distilled students -> pruning sweep -> the ablation report.
+# Training runs score their best epoch on dev and test (bf16 autocast, as in training; recorded in each
+# model's leanformer.json). Outputs land in the user cache so later steps reuse them; a finished step is
+# skipped and an interrupted one resumes, so rerun after a stop. STEPS limits what runs, e.g.
+#   STEPS="distill3 bench" benchmarks/vitaminc_models.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 RUNS=${RUNS:-${LEANFORMER_CACHE:-$HOME/.cache/leanformer}/runs}
+STEPS=${STEPS:-teacher minilm distill6 runtime prune distill3 prune2 sweep bench}
+COMMON=(--batch-size 32 --max-length 128 --seed 42)
+TEACHER=$RUNS/vitaminc-mpnet-teacher
+STUDENT=$RUNS/vitaminc-minilm-distilled
 
-$BIN/leanformer train --model all-mpnet-base-v2 --task vitaminc --output "$RUNS/vitaminc-mpnet-teacher" \
-    --epochs 2 --batch-size 32 --lr 3e-5 --max-length 128 --seed 42 --resume
-$BIN/leanformer train --model all-MiniLM-L6-v2 --task vitaminc --output "$RUNS/vitaminc-minilm" \
-    --epochs 2 --batch-size 32 --lr 1e-4 --max-length 128 --seed 42 --resume
+# run a step when it is selected and the file it finishes with does not exist yet
+step() {
+    local name=$1 done=$2; shift 2
+    [[ " $STEPS " == *" $name "* ]] || return 0
+    if [[ -f "$done" ]]; then echo "== $name: $done exists"; return 0; fi
+    echo "== $name: $(date -u +%FT%TZ)"
+    "$@"
+}
+
+step teacher "$TEACHER/leanformer.json" $BIN/leanformer train --model all-mpnet-base-v2 --task vitaminc --output "$TEACHER" \
+    --epochs 2 --lr 3e-5 "${COMMON[@]}" --resume
+step minilm "$RUNS/vitaminc-minilm/leanformer.json" $BIN/leanformer train --model all-MiniLM-L6-v2 --task vitaminc \
+    --output "$RUNS/vitaminc-minilm" --epochs 2 --lr 1e-4 "${COMMON[@]}" --resume
+step distill6 "$STUDENT/leanformer.json" $BIN/leanformer distill --teacher "$TEACHER" --student all-MiniLM-L6-v2 \
+    --output "$STUDENT" --epochs 3 --lr 1e-4 "${COMMON[@]}" --resume
+step runtime "$RUNS/runtime-bench/results.json" $BIN/python benchmarks/runtime.py --model "$STUDENT" \
+    --output "$RUNS/runtime-bench"
+step prune "$RUNS/vitaminc-pruned-h0.5-f0.5/leanformer.json" $BIN/leanformer prune --model "$STUDENT" --heads 0.5 --ffn 0.5 \
+    --output "$RUNS/vitaminc-pruned-h0.5-f0.5" --epochs 2 --lr 5e-5 "${COMMON[@]}" --resume
+step distill3 "$RUNS/vitaminc-minilm3-distilled/leanformer.json" $BIN/leanformer distill --teacher "$TEACHER" \
+    --student all-MiniLM-L6-v2 --student-layers 0,2,4 --output "$RUNS/vitaminc-minilm3-distilled" \
+    --epochs 3 --lr 1e-4 "${COMMON[@]}" --resume
+step prune2 "$RUNS/vitaminc-pruned-h0.5-f0.25/leanformer.json" $BIN/leanformer prune --model "$STUDENT" --heads 0.5 --ffn 0.25 \
+    --output "$RUNS/vitaminc-pruned-h0.5-f0.25" --epochs 2 --lr 5e-5 "${COMMON[@]}" --resume
+step sweep "$RUNS/vitaminc-sweep/sweep.md" $BIN/leanformer prune --sweep --model "$STUDENT" \
+    --output "$RUNS/vitaminc-sweep" --epochs 1 --train-limit 10000 --lr 5e-5 "${COMMON[@]}"
+# the padded-to-512 teacher takes about a second per query here, hence 200 timed queries (see docs)
+step bench "$RUNS/vitaminc-bench/report.md" $BIN/leanformer bench --teacher "$TEACHER" --student "$STUDENT" \
+    --pruned "$RUNS/vitaminc-pruned-h0.5-f0.5,$RUNS/vitaminc-pruned-h0.5-f0.25" --output "$RUNS/vitaminc-bench" \
+    --timing-examples 200 --repeats 3
