@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 RUNS=${RUNS:-${LEANFORMER_CACHE:-$HOME/.cache/leanformer}/runs}
-STEPS=${STEPS:-teacher minilm distill6 runtime prune distill3 prune2 sweep bench}
+STEPS=${STEPS:-teacher minilm distill6 runtime prune distill3 table prune2 sweep bench}
 COMMON=(--batch-size 32 --max-length 128 --seed 42)
 TEACHER=$RUNS/vitaminc-mpnet-teacher
 STUDENT=$RUNS/vitaminc-minilm-distilled
@@ -37,6 +37,8 @@ step prune "$RUNS/vitaminc-pruned-h0.5-f0.5/leanformer.json" $BIN/leanformer pru
 step distill3 "$RUNS/vitaminc-minilm3-distilled/leanformer.json" $BIN/leanformer distill --teacher "$TEACHER" \
     --student all-MiniLM-L6-v2 --student-layers 0,2,4 --output "$RUNS/vitaminc-minilm3-distilled" \
     --epochs 3 --lr 1e-4 "${COMMON[@]}" --resume
+step table "$RUNS/models-table.md" bash -c "$BIN/python benchmarks/models_table.py $TEACHER $RUNS/vitaminc-minilm \
+    $STUDENT $RUNS/vitaminc-minilm3-distilled > $RUNS/models-table.md.tmp && mv $RUNS/models-table.md.tmp $RUNS/models-table.md"
 step prune2 "$RUNS/vitaminc-pruned-h0.5-f0.25/leanformer.json" $BIN/leanformer prune --model "$STUDENT" --heads 0.5 --ffn 0.25 \
     --output "$RUNS/vitaminc-pruned-h0.5-f0.25" --epochs 2 --lr 5e-5 "${COMMON[@]}" --resume
 step sweep "$RUNS/vitaminc-sweep/sweep.md" $BIN/leanformer prune --sweep --model "$STUDENT" \
