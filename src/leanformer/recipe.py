@@ -27,6 +27,8 @@ class RecipeConfig:
     #: an already fine-tuned teacher to reuse instead of training one
     teacher: str | None = None
     train_limit: int | None = None
+    #: score dev (best epoch) and test after each training step on the first N examples only
+    eval_limit: int | None = None
     teacher_epochs: int = 2
     student_epochs: int = 3
     redistill_epochs: int = 1
@@ -41,8 +43,8 @@ class RecipeConfig:
 
 #: a short budget that shows every step on the built-in defaults in about 15 minutes on 2 cores
 PRESETS = {
-    "demo": {"train_limit": 2000, "teacher_epochs": 1, "student_epochs": 2, "prune_levels": [(0.5, 0.5)],
-             "timing_examples": 100, "accuracy_limit": 300, "repeats": 2},
+    "demo": {"train_limit": 2000, "eval_limit": 1000, "teacher_epochs": 1, "student_epochs": 2,
+             "prune_levels": [(0.5, 0.5)], "timing_examples": 100, "accuracy_limit": 300, "repeats": 2},
     "full": {},
 }
 
@@ -58,7 +60,7 @@ def _step(name: str, output: Path, run) -> str:
 
 def run_recipe(cfg: RecipeConfig) -> dict:
     out = Path(cfg.output_dir)
-    shared = {"train_limit": cfg.train_limit, "seed": cfg.seed, "resume": True}
+    shared = {"train_limit": cfg.train_limit, "eval_limit": cfg.eval_limit, "seed": cfg.seed, "resume": True}
     teacher = cfg.teacher or _step("fine-tune the teacher", out / "teacher", lambda o: train(TrainConfig(
         model=cfg.teacher_model, task=cfg.task, output_dir=o, epochs=cfg.teacher_epochs, **shared)))
     student = _step("distil the student", out / "student", lambda o: distill(DistillConfig(
