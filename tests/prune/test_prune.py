@@ -167,7 +167,8 @@ def test_sweep_writes_table_and_plot_and_resumes(trained, tmp_path, monkeypatch)
     assert result["rows"][2]["parameters"] < result["rows"][1]["parameters"] < result["rows"][0]["parameters"]
     out = tmp_path / "sweep"
     table = (out / "sweep.md").read_text()
-    assert "| unpruned |" in table and "speed-up" in table and "1.00x" in table
+    assert "| unpruned |" in table and "speed-up (int8 ORT)" in table and "1.00x" in table
+    assert all(r["int8_ort_ms"] > 0 for r in result["rows"]) and (out / "onnx" / "heads2-ffn24-int8").is_dir()
     assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     assert len(json.loads((out / "sweep.json").read_text())) == 3
     # a second run finds both targets done and only re-times them

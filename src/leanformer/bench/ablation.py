@@ -25,10 +25,9 @@ from leanformer.bench.machine import machine_info
 from leanformer.bench.report import write_report
 from leanformer.bench.systems import System
 from leanformer.errors import LeanformerError
-from leanformer.export import ExportConfig, export_model
 from leanformer.models import Manifest
 from leanformer.models.anatomy import max_sequence_length
-from leanformer.quantize import QuantizeConfig, quantize_model
+from leanformer.quantize import export_int8
 from leanformer.runtime.tune import settings
 from leanformer.tasks import task_for
 from leanformer.utils.cpu import physical_cores
@@ -74,15 +73,6 @@ class RowSpec:
     max_length: int = 128
     peer: bool = False
     torch_int8: bool = False
-
-
-def _onnx(model: str, work: Path, name: str, recipe: str = "leanformer") -> str:
-    """Export and quantize ``model`` once into the work folder (kept between runs)."""
-    fp32, int8 = work / f"{name}-fp32", work / f"{name}-int8"
-    if Manifest.read(int8) is None:
-        export_model(ExportConfig(model=model, output_dir=str(fp32), recipe=recipe))
-        quantize_model(QuantizeConfig(model=str(fp32), output_dir=str(int8)))
-    return str(int8)
 
 
 def _best_instances(model: str, features_source: list, cfg: BenchConfig) -> tuple[int, int]:
@@ -154,8 +144,8 @@ def run_bench(cfg: BenchConfig) -> dict:
     out = Path(cfg.output_dir)
     work = out / "models"
     work.mkdir(parents=True, exist_ok=True)
-    student_int8 = _onnx(cfg.student, work, "student")
-    pruned_int8 = [_onnx(p, work, f"pruned{i + 1}") for i, p in enumerate(cfg.pruned)]
+    student_int8 = export_int8(cfg.student, work, "student")
+    pruned_int8 = [export_int8(p, work, f"pruned{i + 1}") for i, p in enumerate(cfg.pruned)]
     instances, threads = _best_instances(student_int8, timing, cfg)
     baseline = min(cfg.baseline_length, max_sequence_length(AutoConfig.from_pretrained(cfg.teacher)))
     specs = [
@@ -170,7 +160,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     ]
     if cfg.peers:
         specs.append(RowSpec("peer: teacher, ONNX Runtime stock optimizer + per-channel int8 (Optimum recipe)",
-                             _onnx(cfg.teacher, work, "teacher-standard", recipe="standard"),
+                             export_int8(cfg.teacher, work, "teacher-standard", recipe="standard"),
                              max_length=cfg.max_length, peer=True))
         specs.append(RowSpec("peer: student, PyTorch dynamic int8 (torchao)", cfg.student, max_length=cfg.max_length,
                              peer=True, torch_int8=True))

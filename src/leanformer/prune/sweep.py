@@ -1,8 +1,9 @@
 """The latency/accuracy trade-off of pruning (``leanformer prune --sweep``; FastFormers' Figure 2).
 
 Importance is computed once and shared by every target; each target is pruned, re-distilled
-briefly, timed (single queries at their own length) and scored on dev. A finished target's model
-is kept, so an interrupted sweep resumes where it stopped.
+briefly and scored on dev; then every model is timed on the same single queries at their own
+length, in PyTorch fp32 and in the int8 ONNX Runtime path. A finished target's model is kept, so
+an interrupted sweep resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -14,18 +15,21 @@ import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from leanformer.utils.timing import torch_latency
 from leanformer.data.features import encode
 from leanformer.distill import distill
 from leanformer.models import Manifest, count_parameters, load_model, save_model
 from leanformer.models.structure import current_structure
 from leanformer.prune.pruner import (PruneConfig, importance, prune_copy, pruned_manifest, redistill_config,
                                      targets)
+from leanformer.quantize import export_int8
+from leanformer.runtime.predictor import Predictor
 from leanformer.tasks import task_for
 from leanformer.training.loop import begin, score_split
 from leanformer.utils.paths import atomic_write_text
 from leanformer.utils.plots import labelled_scatter
+from leanformer.utils.cpu import physical_cores
 from leanformer.utils.progress import info
+from leanformer.utils.timing import predictor_latency, torch_latency
 
 DEFAULT_TARGETS = [(1.0, 0.5), (0.75, 0.75), (0.5, 0.5), (0.5, 0.25), (0.25, 0.25)]
 
@@ -39,11 +43,17 @@ class SweepConfig(PruneConfig):
     epochs: int = 1
 
 
-def _row(name: str, model, tokenizer, task, cfg: SweepConfig, metrics: dict, features) -> dict:
-    latency = torch_latency(model, features, tokenizer.pad_token_id, task.multiple_choice)
+def _row(name: str, model_dir: Path | str, task, cfg: SweepConfig, metrics: dict, examples: list) -> dict:
+    """Size, dev metric, and single-query latency in PyTorch fp32 and in the int8 ONNX Runtime path."""
+    model, tokenizer, _ = load_model(model_dir)
+    latency = torch_latency(model, encode(examples, tokenizer, cfg.max_length), tokenizer.pad_token_id,
+                            task.multiple_choice)
+    int8 = export_int8(str(model_dir), Path(cfg.output_dir) / "onnx", name)
+    predictor = Predictor(int8, threads=cfg.threads or physical_cores(), sort_by_length=False, max_length=cfg.max_length)
     structure = current_structure(model)
     return {"model": name, "heads": structure["heads_per_layer"][0], "ffn": structure["ffn_per_layer"][0],
             "parameters": count_parameters(model), "latency_ms": round(latency["median_ms"], 3),
+            "int8_ort_ms": round(predictor_latency(predictor, examples)["median_ms"], 3),
             task.primary_metric: round(metrics["dev"][task.primary_metric], 4)}
 
 
@@ -55,9 +65,7 @@ def sweep(cfg: SweepConfig) -> dict:
     resolved = [targets(model, _with(cfg, h, f)) for h, f in cfg.targets]  # validate every target up front
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    features = encode(task.examples("dev")[: cfg.latency_examples], tokenizer, cfg.max_length)
-    rows = [_row("unpruned", model, tokenizer, task, cfg, manifest.metrics or {"dev": score_split(model, tokenizer, task, "dev", cfg, bf16)},
-                 features)]
+    models = [("unpruned", cfg.model, manifest.metrics or {"dev": score_split(model, tokenizer, task, "dev", cfg, bf16)})]
     scores = importance(model, tokenizer, task, cfg, bf16)
     for (h, f), (heads, ffn) in zip(cfg.targets, resolved):
         name = f"heads{heads or 'all'}-ffn{ffn or 'all'}"
@@ -70,8 +78,9 @@ def sweep(cfg: SweepConfig) -> dict:
             save_model(pruned, tokenizer, pruned_manifest(manifest, model, pruned, structure, **details), staging)
             distill(redistill_config(cfg, str(staging), str(target_dir)))
             shutil.rmtree(staging, ignore_errors=True)
-        pruned_model, _, saved = load_model(target_dir)
-        rows.append(_row(name, pruned_model, tokenizer, task, cfg, saved.metrics, features))
+        models.append((name, target_dir, Manifest.read(target_dir).metrics))
+    timed = task.examples("dev")[: cfg.latency_examples]
+    rows = [_row(name, model_dir, task, cfg, metrics, timed) for name, model_dir, metrics in models]
     _write(out, rows, task.primary_metric)
     return {"output_dir": str(out), "rows": rows}
 
@@ -82,9 +91,10 @@ def _with(cfg: SweepConfig, heads, ffn) -> PruneConfig:
 
 def _write(out: Path, rows: list[dict], metric: str) -> None:
     columns = list(rows[0])
-    base = rows[0]["latency_ms"]
-    lines = ["| " + " | ".join(columns + ["speed-up"]) + " |", "|" + "---|" * (len(columns) + 1)]
-    lines += ["| " + " | ".join(str(r[c]) for c in columns) + f" | {base / r['latency_ms']:.2f}x |" for r in rows]
+    speedups = {"speed-up (PyTorch)": "latency_ms", "speed-up (int8 ORT)": "int8_ort_ms"}
+    lines = ["| " + " | ".join(columns + list(speedups)) + " |", "|" + "---|" * (len(columns) + len(speedups))]
+    lines += ["| " + " | ".join([str(r[c]) for c in columns] +
+                                [f"{rows[0][k] / r[k]:.2f}x" for k in speedups.values()]) + " |" for r in rows]
     atomic_write_text(out / "sweep.md", "\n".join(lines) + "\n")
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns)
@@ -96,6 +106,7 @@ def _write(out: Path, rows: list[dict], metric: str) -> None:
 
 
 def _plot(path: Path, rows: list[dict], metric: str) -> None:
-    labelled_scatter(path, [r["latency_ms"] for r in rows], [r[metric] for r in rows],
-                     [f"{r['heads']}h/{r['ffn']}f" for r in rows], "single-query latency (ms, median)", f"dev {metric}",
+    labelled_scatter(path, [r["int8_ort_ms"] for r in rows], [r[metric] for r in rows],
+                     [f"{r['heads']}h/{r['ffn']}f" for r in rows], "single-query latency, int8 ONNX Runtime (ms, median)",
+                     f"dev {metric}",
                      "Structured pruning: latency vs accuracy")

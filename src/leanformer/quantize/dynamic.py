@@ -20,6 +20,8 @@ import onnx
 from leanformer.utils.timing import time_queries
 from leanformer.data.features import collate, encode
 from leanformer.errors import LeanformerError
+from leanformer.export import ExportConfig, export_model
+from leanformer.models import Manifest
 from leanformer.runtime.onnx_model import read_onnx_model, with_runtime, write_onnx_model
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import task_for
@@ -122,3 +124,12 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
             reason=(f"fastest of {len(timings)} variants measured on this CPU" if timings else "chosen by the user"))
         write_onnx_model(cfg.model, cfg.output_dir, lambda path: quantize_file(source, path, best, exclude), new_manifest)
     return {"output_dir": cfg.output_dir, "variant": best, "median_ms_by_variant": timings, "excluded_nodes": exclude}
+
+
+def export_int8(model: str, work: Path, name: str, recipe: str = "leanformer") -> str:
+    """Export a PyTorch leanformer model and quantize it into ``work/<name>-{fp32,int8}``, once (kept between runs)."""
+    fp32, int8 = work / f"{name}-fp32", work / f"{name}-int8"
+    if Manifest.read(int8) is None:
+        export_model(ExportConfig(model=model, output_dir=str(fp32), recipe=recipe))
+        quantize_model(QuantizeConfig(model=str(fp32), output_dir=str(int8)))
+    return str(int8)

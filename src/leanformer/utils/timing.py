@@ -39,3 +39,9 @@ def torch_latency(model: torch.nn.Module, features: list[list[dict]], pad_id: in
     model.eval()
     inputs = [collate([f], pad_id, multiple_choice) for f in features]
     return time_queries(lambda i: model(**inputs[i]), len(inputs), warmup, repeats)
+
+
+def predictor_latency(predictor, examples: list, warmup: int = 10, repeats: int = 1) -> dict:
+    """Single-query latency of a ``leanformer.runtime.Predictor`` (ONNX Runtime or PyTorch) on task examples."""
+    features = predictor.inputs.features(examples)
+    return time_queries(lambda i: predictor.run_batch([features[i]]), len(features), warmup, repeats)
