@@ -9,12 +9,13 @@ hidden size) fuse as well.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
+
+from leanformer.utils.progress import quiet_logging
 
 #: fused operators worth reporting, in the order they are usually applied
 FUSIONS = ("EmbedLayerNormalization", "Attention", "MultiHeadAttention", "SkipLayerNormalization",
@@ -65,13 +66,9 @@ def optimize_graph(source: Path, target: Path, num_heads: int, hidden_size: int,
         model = onnx.load(str(source))
         scale_scores_by_division(model)
         onnx.save(model, str(source))
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)  # the optimizer logs every pattern it tries
-    try:
+    with quiet_logging():  # the optimizer logs every pattern it tries
         optimized = optimizer.optimize_model(str(source), model_type="bert", num_heads=num_heads,
                                              hidden_size=hidden_size, opt_level=0)
-    finally:
-        logging.disable(previous)
     optimized.save_model_to_file(str(target))
     stats = optimized.get_fused_operator_statistics()
     return {op: stats[op] for op in FUSIONS if stats.get(op)}

@@ -25,7 +25,7 @@ from leanformer.models import Manifest
 from leanformer.runtime.onnx_model import read_onnx_model, with_runtime, write_onnx_model
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import task_for
-from leanformer.utils.progress import info
+from leanformer.utils.progress import info, quiet_logging
 
 #: name -> (weight type, operators to quantize)
 VARIANTS = {
@@ -81,9 +81,11 @@ def quantize_file(source: Path, target: Path, variant: str, exclude: list[str]) 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     weight_type, ops = VARIANTS[variant]
-    quantize_dynamic(str(source), str(target), op_types_to_quantize=list(ops), per_channel=True, reduce_range=False,
-                     weight_type=getattr(QuantType, weight_type), nodes_to_exclude=exclude or None,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True})
+    with quiet_logging():  # the quantizer suggests a pre-processing step that does not apply to dynamic int8
+        quantize_dynamic(str(source), str(target), op_types_to_quantize=list(ops), per_channel=True,
+                         reduce_range=False, weight_type=getattr(QuantType, weight_type),
+                         nodes_to_exclude=exclude or None,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True})
 
 
 def _timing_inputs(model_dir: str, manifest, cfg: QuantizeConfig) -> list[dict]:

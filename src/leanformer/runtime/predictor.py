@@ -6,7 +6,6 @@ so the two can be compared like for like.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from leanformer.runtime.onnx_model import read_onnx_model
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import Example
 from leanformer.utils.cpu import autocast, physical_cores
+from leanformer.utils.progress import quiet_logging
 
 
 class OnnxBackend:
@@ -49,12 +49,8 @@ class TorchBackend:
 
 def quantize_torch_int8(model: torch.nn.Module) -> None:
     """torchao's dynamic int8 quantization of every Linear, in place."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)  # torchao logs that its GPU kernels cannot load on a CPU machine
-    try:
+    with quiet_logging():  # torchao logs that its GPU kernels cannot load on a CPU machine
         from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
-    finally:
-        logging.disable(previous)
     quantize_(model, Int8DynamicActivationInt8WeightConfig())
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -62,3 +64,14 @@ class ProgressBar:
 def info(message: str) -> None:
     """A status message for the user, on stderr so stdout stays machine-readable."""
     console.print(message, highlight=False)
+
+
+@contextmanager
+def quiet_logging(level: int = logging.WARNING):
+    """Silence library log records up to ``level`` inside the block (third-party chatter users cannot act on)."""
+    previous = logging.root.manager.disable
+    logging.disable(level)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
