@@ -25,9 +25,9 @@ from leanformer.quantize import export_int8
 from leanformer.runtime.predictor import Predictor
 from leanformer.tasks import task_for
 from leanformer.training.loop import begin, score_split
+from leanformer.utils.cpu import physical_cores
 from leanformer.utils.paths import atomic_write_text
 from leanformer.utils.plots import labelled_scatter
-from leanformer.utils.cpu import physical_cores
 from leanformer.utils.progress import info
 from leanformer.utils.timing import predictor_latency, torch_latency
 
