@@ -32,6 +32,7 @@ def batch(tok):
 
 @pytest.mark.parametrize("family", PRUNABLE)
 def test_masked_equals_physically_pruned_and_survives_save_load(tiny_model, tmp_path, family):
+    torch.manual_seed(0)  # random tiny weights give logits near 1e-3; a fixed draw keeps the "changed" check stable
     model, tok, _ = load_for_task(tiny_model(family, layers=3), ["a", "b", "c"])
     model.eval()
     enc = batch(tok)
