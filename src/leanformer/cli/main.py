@@ -84,6 +84,7 @@ def distill(
     hidden_weight: Annotated[float, typer.Option(help="Weight of the hidden-state MSE (needs the teacher's tokenizer).")] = 0.0,
     attention_weight: Annotated[float, typer.Option(help="Weight of the attention-map MSE (needs the teacher's tokenizer).")] = 0.0,
     layer_map: Annotated[Optional[str], typer.Option(help="Teacher layer (1-based) for each student layer, e.g. 4,8,12; default evenly spaced.")] = None,
+    augment: Annotated[int, typer.Option(help="Add this many word-perturbed copies of each training example, labelled by the teacher.")] = 0,
     data_dir: DataDirOpt = None,
     options: dict = None,
 ):
@@ -93,7 +94,8 @@ def distill(
     _print_json(run(DistillConfig(teacher=teacher, output_dir=output, student=student,
                                   student_layers=_int_list(student_layers), relu=relu, temperature=temperature,
                                   alpha=alpha, hidden_weight=hidden_weight, attention_weight=attention_weight,
-                                  layer_map=_int_list(layer_map), data_dir=data_dir, **options)))
+                                  layer_map=_int_list(layer_map), augment=augment, data_dir=data_dir,
+                                  **options)))
 
 
 @app.command()

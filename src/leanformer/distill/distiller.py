@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from leanformer.distill.augment import perturbed_copies, teacher_labelled
 from leanformer.distill.losses import attention_loss, hidden_state_loss, soft_target_loss, uniform_layer_map
 from leanformer.distill.students import build_student, fresh_manifest
 from leanformer.distill.teacher_cache import TeacherLogits
@@ -37,6 +38,8 @@ class DistillConfig(TrainOptions):
     attention_weight: float = 0.0
     #: teacher layer (1-based) matched to each student layer; default: evenly spaced
     layer_map: list[int] | None = None
+    #: perturbed copies of each training example to add, labelled by the teacher (soft targets only)
+    augment: int = 0
     #: read the task's data from here instead of where the teacher's manifest says
     data_dir: str | None = None
     learning_rate: float = 1e-4
@@ -79,6 +82,11 @@ class DistillationLoss:
 def _check(cfg: DistillConfig) -> None:
     if cfg.temperature <= 0 or not 0 <= cfg.alpha <= 1 or cfg.hidden_weight < 0 or cfg.attention_weight < 0:
         raise LeanformerError("temperature must be positive, alpha in [0, 1], and loss weights non-negative")
+    if cfg.augment < 0:
+        raise LeanformerError(f"augment must be a number of copies >= 0, got {cfg.augment}")
+    if cfg.augment and (cfg.hidden_weight > 0 or cfg.attention_weight > 0):
+        raise LeanformerError("augmented examples are labelled from cached teacher logits; "
+                              "use them with soft targets only (no hidden-state or attention loss)")
 
 
 def distill(cfg: DistillConfig) -> dict:
@@ -88,6 +96,7 @@ def distill(cfg: DistillConfig) -> dict:
     teacher, t_tok, t_manifest = load_model(cfg.teacher)
     task = task_for(t_manifest.task, cfg.data_dir)
     train_examples = subset(task.examples("train"), cfg.train_limit, cfg.seed)
+    n_original = len(train_examples)
     task.examples("dev")
     student, s_tok, base_manifest = build_student(task, cfg.teacher, cfg.student, cfg.student_layers, cfg.relu)
     manifest = base_manifest or fresh_manifest(task)
@@ -111,11 +120,15 @@ def distill(cfg: DistillConfig) -> dict:
     else:
         cache = TeacherLogits(teacher, t_tok, cfg.teacher, cfg.max_length, task.multiple_choice, bf16,
                               cfg.eval_batch_size, cfg.show_progress)
-        teacher_logits = torch.from_numpy(cache.get(train_examples))
+        extra = perturbed_copies(train_examples, cfg.augment, cfg.seed)
+        logits = cache.get(train_examples + extra)
+        train_examples = train_examples + teacher_labelled(extra, logits[len(train_examples):])
+        teacher_logits = torch.from_numpy(logits)
         computed, teacher = cache.computed, None  # the teacher is no longer needed in memory
 
     details = {"teacher": str(cfg.teacher), "teacher_metrics": t_manifest.metrics, "student": cfg.student or "teacher",
                "student_layers": cfg.student_layers, "relu": cfg.relu, "teacher_logits_computed": computed,
+               "augmented_examples": len(train_examples) - n_original,
                "loss": {"temperature": cfg.temperature, "alpha": cfg.alpha, "hidden_weight": cfg.hidden_weight,
                         "attention_weight": cfg.attention_weight, "layer_map": layer_map or None},
                "config": cfg.to_dict()}
