@@ -37,8 +37,8 @@ step prune "$RUNS/vitaminc-pruned-h0.5-f0.5/leanformer.json" $BIN/leanformer pru
 step distill3 "$RUNS/vitaminc-minilm3-distilled/leanformer.json" $BIN/leanformer distill --teacher "$TEACHER" \
     --student all-MiniLM-L6-v2 --student-layers 0,2,4 --output "$RUNS/vitaminc-minilm3-distilled" \
     --epochs 3 --lr 1e-4 "${COMMON[@]}" --resume
-# two more students tried for the 1-point target: the teacher cut to 6 of its 12 layers (DistilBERT-style,
-# 768 wide), and the distilled MiniLM trained for 3 more epochs (it still gained 0.85 points at epoch 3)
+# more students tried for the accuracy targets: the teacher cut to 6 of its 12 layers (DistilBERT-style,
+# 768 wide), then to 3; the distilled MiniLM trained 3 more epochs (it still gained 0.85 points at epoch 3)
 step mpnet6 "$RUNS/vitaminc-mpnet6-distilled/leanformer.json" $BIN/leanformer distill --teacher "$TEACHER" \
     --student-layers 0,2,4,6,8,10 --output "$RUNS/vitaminc-mpnet6-distilled" --epochs 1 --lr 5e-5 "${COMMON[@]}" --resume
 # ... its layers 0, 2, 4 (the teacher's 0, 4, 8) as the half-depth student
@@ -47,7 +47,7 @@ step mpnet3 "$RUNS/vitaminc-mpnet3-distilled/leanformer.json" $BIN/leanformer di
     --epochs 1 --lr 5e-5 "${COMMON[@]}" --resume
 step minilm-more "$RUNS/vitaminc-minilm-distilled-6ep/leanformer.json" $BIN/leanformer distill --teacher "$TEACHER" \
     --student "$STUDENT" --output "$RUNS/vitaminc-minilm-distilled-6ep" --epochs 3 --lr 5e-5 "${COMMON[@]}" --resume
-# ... and for one more epoch on the training data plus one perturbed copy of it, labelled by the teacher
+# ... or for one more epoch on the training data plus one perturbed copy of it, labelled by the teacher
 step minilm-aug "$RUNS/vitaminc-minilm-distilled-aug/leanformer.json" $BIN/leanformer distill --teacher "$TEACHER" \
     --student "$STUDENT" --augment 1 --output "$RUNS/vitaminc-minilm-distilled-aug" --epochs 1 --lr 5e-5 \
     "${COMMON[@]}" --resume
