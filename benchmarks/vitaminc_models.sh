@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every VitaminC model and measurement in docs/benchmarks.md, in order:
-#   teacher (all-mpnet-base-v2) -> task-agnostic MiniLM -> distilled MiniLM (6 and 3 layers)
+#   teacher (all-mpnet-base-v2) -> task-agnostic MiniLM -> distilled students (MiniLM 6 and 3 layers, teacher
+#   layers 6 and 3, longer and augmented MiniLM runs)
 #   -> runtime measurements -> pruned + re-distilled student -> pruning sweep -> the ablation report.
 # Training runs score their best epoch on dev and test (bf16 autocast, as in training; recorded in each
 # model's leanformer.json). Outputs land in the user cache so later steps reuse them; a finished step is
