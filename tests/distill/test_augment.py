@@ -7,7 +7,8 @@ from leanformer.distill import DistillConfig, distill
 from leanformer.distill.augment import perturbed_copies, teacher_labelled
 from leanformer.distill.teacher_cache import example_key
 from leanformer.errors import LeanformerError
-from leanformer.tasks import Example
+from leanformer.models import load_model
+from leanformer.tasks import Example, TaskConfig, get_task
 from tests.conftest import train_toy
 
 EXAMPLES = [Example("a", (("the cat sat on the mat today", "it was a good day"),), label=0),
@@ -50,8 +51,6 @@ def test_distill_with_augmented_transfer_data(tmp_path, monkeypatch):
     step = json.loads((tmp_path / "s" / "leanformer.json").read_text())["lineage"][-1]
     assert step["augmented_examples"] == 2 * 160 and step["config"]["augment"] == 2
     # the teacher saw every distinct original and perturbed text once
-    from leanformer.models import load_model
-    from leanformer.tasks import TaskConfig, get_task
     train = get_task(TaskConfig.from_dict(load_model(teacher)[2].task)).examples("train")
     keys = {example_key(e) for e in train + perturbed_copies(train, 2, seed=42)}
     assert step["teacher_logits_computed"] == len(keys) > len({example_key(e) for e in train})

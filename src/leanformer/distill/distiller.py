@@ -96,13 +96,12 @@ def distill(cfg: DistillConfig) -> dict:
     teacher, t_tok, t_manifest = load_model(cfg.teacher)
     task = task_for(t_manifest.task, cfg.data_dir)
     train_examples = subset(task.examples("train"), cfg.train_limit, cfg.seed)
-    n_original = len(train_examples)
     task.examples("dev")
     student, s_tok, base_manifest = build_student(task, cfg.teacher, cfg.student, cfg.student_layers, cfg.relu)
     manifest = base_manifest or fresh_manifest(task)
 
     internals = cfg.hidden_weight > 0 or cfg.attention_weight > 0
-    layer_map, projection, teacher_logits, computed = [], None, None, 0
+    layer_map, projection, teacher_logits, computed, extra = [], None, None, 0, []
     if internals:
         if t_tok.get_vocab() != s_tok.get_vocab():
             raise LeanformerError("hidden-state and attention losses need the student to use the teacher's tokenizer; "
@@ -128,7 +127,7 @@ def distill(cfg: DistillConfig) -> dict:
 
     details = {"teacher": str(cfg.teacher), "teacher_metrics": t_manifest.metrics, "student": cfg.student or "teacher",
                "student_layers": cfg.student_layers, "relu": cfg.relu, "teacher_logits_computed": computed,
-               "augmented_examples": len(train_examples) - n_original,
+               "augmented_examples": len(extra),
                "loss": {"temperature": cfg.temperature, "alpha": cfg.alpha, "hidden_weight": cfg.hidden_weight,
                         "attention_weight": cfg.attention_weight, "layer_map": layer_map or None},
                "config": cfg.to_dict()}
