@@ -13,7 +13,7 @@ from leanformer.data.features import collate, encode, lengths, sorted_batches
 from leanformer.errors import LeanformerError
 from leanformer.tasks import task_for
 from leanformer.utils.cpu import autocast, physical_cores
-from leanformer.utils.paths import atomic_write_text
+from leanformer.utils.paths import atomic_write_text, check_output_file
 from leanformer.utils.progress import ProgressBar
 
 
@@ -50,24 +50,28 @@ class EvalConfig:
     threads: int | None = None
     #: also write predictions here as jsonl, in the task's submission format (SuperGLUE's for SuperGLUE tasks)
     predictions: str | None = None
+    #: replace an existing predictions file
+    overwrite: bool = False
 
 
 def evaluate(cfg: EvalConfig) -> dict:
     """Task metrics on a split plus examples/s, for PyTorch or exported ONNX models; fp32 unless ``bf16``."""
     from leanformer.runtime.predictor import Predictor  # the runtime builds on this module's helpers
 
+    if cfg.predictions:
+        check_output_file(cfg.predictions, [cfg.model, cfg.data_dir], cfg.overwrite)
     predictor = Predictor(cfg.model, threads=cfg.threads or physical_cores(), batch_size=cfg.batch_size,
                           max_length=cfg.max_length, bf16=cfg.bf16)
     task = task_for(predictor.manifest.task, cfg.data_dir)
     examples = task.examples(cfg.split)[: cfg.limit]
-    start = time.perf_counter()
-    with ProgressBar(len(examples), f"evaluate {cfg.split}") as bar:
-        logits = predictor.logits(examples, bar.advance)
-    seconds = time.perf_counter() - start
     labelled = all(ex.label is not None for ex in examples)
     if not labelled and not cfg.predictions:
         raise LeanformerError(f"split '{cfg.split}' has no labels, so there is nothing to score; "
                               "pass --predictions FILE to write predictions instead")
+    start = time.perf_counter()
+    with ProgressBar(len(examples), f"evaluate {cfg.split}") as bar:
+        logits = predictor.logits(examples, bar.advance)
+    seconds = time.perf_counter() - start
     metrics = task.compute_metrics(examples, logits) if labelled else None
     if cfg.predictions:
         records = task.submission(examples, logits)

@@ -15,6 +15,7 @@ from leanformer.models import Manifest
 from leanformer.prune import PruneConfig, prune
 from leanformer.tasks import TaskConfig
 from leanformer.training import TrainConfig, train
+from leanformer.utils.paths import prepare_output_dir
 from leanformer.utils.progress import info
 
 
@@ -59,7 +60,8 @@ def _step(name: str, output: Path, run) -> str:
 
 
 def run_recipe(cfg: RecipeConfig) -> dict:
-    out = Path(cfg.output_dir)
+    # a rerun continues where the last one stopped: finished steps are reused
+    out = prepare_output_dir(cfg.output_dir, [cfg.teacher, cfg.task.data_dir], resumable=True)
     shared = {"train_limit": cfg.train_limit, "eval_limit": cfg.eval_limit, "seed": cfg.seed, "resume": True}
     teacher = cfg.teacher or _step("fine-tune the teacher", out / "teacher", lambda o: train(TrainConfig(
         model=cfg.teacher_model, task=cfg.task, output_dir=o, epochs=cfg.teacher_epochs, **shared)))
@@ -73,4 +75,4 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     info("recipe: benchmark every step side by side")
     return run_bench(BenchConfig(teacher=teacher, student=student, pruned=pruned, output_dir=str(out / "report"),
                                  split=cfg.split, timing_examples=cfg.timing_examples, limit=cfg.accuracy_limit,
-                                 repeats=cfg.repeats))
+                                 repeats=cfg.repeats, overwrite=True))

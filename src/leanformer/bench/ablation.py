@@ -31,6 +31,7 @@ from leanformer.quantize import export_int8
 from leanformer.runtime.tune import settings
 from leanformer.tasks import task_for
 from leanformer.utils.cpu import physical_cores
+from leanformer.utils.paths import prepare_output_dir
 from leanformer.utils.progress import ProgressBar, info
 
 
@@ -61,6 +62,8 @@ class BenchConfig:
     #: compare with the Optimum-style peer
     peers: bool = True
     show_progress: bool = True
+    #: replace the report in an earlier bench output (its exported models are reused either way)
+    overwrite: bool = False
 
 
 @dataclass
@@ -138,10 +141,10 @@ def run_bench(cfg: BenchConfig) -> dict:
     manifest = Manifest.read(cfg.teacher)
     if manifest is None or Manifest.read(cfg.student) is None:
         raise LeanformerError("bench needs a fine-tuned teacher and a student (leanformer model directories)")
+    out = prepare_output_dir(cfg.output_dir, [cfg.teacher, cfg.student, *cfg.pruned, cfg.data_dir], cfg.overwrite)
     task = task_for(manifest.task, cfg.data_dir)
     examples = task.examples(cfg.split)[: cfg.limit]
     timing = examples[: cfg.timing_examples]
-    out = Path(cfg.output_dir)
     work = out / "models"
     work.mkdir(parents=True, exist_ok=True)
     student_int8 = export_int8(cfg.student, work, "student")

@@ -25,6 +25,7 @@ DataDirOpt = Annotated[Optional[str], typer.Option(help="Folder with the task's 
 TextCol = Annotated[str, typer.Option(help="generic task: column with the (first) text.")]
 PairCol = Annotated[Optional[str], typer.Option(help="generic task: column with the second text of a pair.")]
 LabelCol = Annotated[str, typer.Option(help="generic task: column with the label.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an earlier leanformer output at the output path (never a directory holding anything else).")]
 LabelsOpt = Annotated[Optional[str], typer.Option(help="generic task: comma-separated label names (default: found in the training file).")]
 
 
@@ -141,13 +142,14 @@ def evaluate(
     data_dir: DataDirOpt = None,
     threads: Annotated[Optional[int], typer.Option(help="Intra-op threads (default: physical cores).")] = None,
     predictions: Annotated[Optional[str], typer.Option(help="Write predictions to this jsonl file (SuperGLUE submission format for SuperGLUE tasks); works on unlabelled splits.")] = None,
+    overwrite: OverwriteOpt = False,
 ):
     """Task metrics of a model on a split, plus examples per second."""
     from leanformer.evaluation import EvalConfig, evaluate as run
 
     _print_json(run(EvalConfig(model=model, split=split, limit=limit, batch_size=batch_size, max_length=max_length,
                                bf16=bf16, data_dir=data_dir, threads=threads,
-                               predictions=predictions)))
+                               predictions=predictions, overwrite=overwrite)))
 
 
 @app.command()
@@ -158,12 +160,13 @@ def export(
     optimize: Annotated[bool, typer.Option("--optimize/--no-optimize", help="Fuse with ONNX Runtime's transformer optimizer.")] = True,
     tolerance: Annotated[float, typer.Option(help="Fail if ONNX and PyTorch logits differ by more than this.")] = 1e-3,
     data_dir: DataDirOpt = None,
+    overwrite: OverwriteOpt = False,
 ):
     """Export to ONNX (dynamic batch and length), fuse the graph, and check parity with PyTorch."""
     from leanformer.export import ExportConfig, export_model
 
     _print_json(export_model(ExportConfig(model=model, output_dir=output, opset=opset, optimize=optimize,
-                                          tolerance=tolerance, data_dir=data_dir)))
+                                          tolerance=tolerance, data_dir=data_dir, overwrite=overwrite)))
 
 
 @app.command()
@@ -176,17 +179,18 @@ def quantize(
     fp16: Annotated[bool, typer.Option("--fp16", help="Convert to fp16 for GPU instead of int8.")] = False,
     threads: Annotated[Optional[int], typer.Option(help="Threads used when timing variants.")] = None,
     data_dir: DataDirOpt = None,
+    overwrite: OverwriteOpt = False,
 ):
     """int8 dynamic quantization with per-channel weight scales (or --fp16 for GPUs)."""
     from leanformer.quantize import Fp16Config, QuantizeConfig, convert_fp16, quantize_model
 
     if fp16:
-        _print_json(convert_fp16(Fp16Config(model=model, output_dir=output)))
+        _print_json(convert_fp16(Fp16Config(model=model, output_dir=output, overwrite=overwrite)))
         return
     nodes = [n.strip() for n in exclude_nodes.split(",") if n.strip()] if exclude_nodes else []
     _print_json(quantize_model(QuantizeConfig(model=model, output_dir=output, variant=variant, exclude_nodes=nodes,
                                               exclude_layers=_int_list(exclude_layers) or [], threads=threads,
-                                              data_dir=data_dir)))
+                                              data_dir=data_dir, overwrite=overwrite)))
 
 
 @app.command()
@@ -200,13 +204,14 @@ def predict(
     sort: Annotated[bool, typer.Option("--sort/--no-sort", help="Batch inputs of similar length together (output order is kept).")] = True,
     instances: Annotated[Optional[int], typer.Option(help="Worker processes (default: the tuned setting, else 1).")] = None,
     threads: Annotated[Optional[int], typer.Option(help="Threads per worker.")] = None,
+    overwrite: OverwriteOpt = False,
 ):
     """Run a model over a data file and write its predictions."""
     from leanformer.runtime.batch import PredictConfig, predict_file
 
     _print_json(predict_file(PredictConfig(model=model, output=output, input=input, split=split, data_dir=data_dir,
                                            batch_size=batch_size, sort_by_length=sort, instances=instances,
-                                           threads=threads)))
+                                           threads=threads, overwrite=overwrite)))
 
 
 @app.command("tune-instances")
@@ -239,6 +244,7 @@ def bench(
     machine_cores: Annotated[int, typer.Option(help="Cores of the priced machine; the price is prorated to the cores used.")] = 16,
     watts_per_core: Annotated[float, typer.Option(help="For the energy estimate when RAPL counters cannot be read.")] = 10.0,
     peers: Annotated[bool, typer.Option("--peers/--no-peers", help="Also measure the Optimum-style peer.")] = True,
+    overwrite: OverwriteOpt = False,
 ):
     """The paper's ablation, measured side by side: time, speed-up, accuracy, USD per 100M queries, energy."""
     from leanformer.bench import BenchConfig, run_bench
@@ -248,7 +254,7 @@ def bench(
                                    pruned=[p.strip() for p in pruned.split(",") if p.strip()] if pruned else [],
                                    split=split, data_dir=data_dir, timing_examples=timing_examples, repeats=repeats,
                                    limit=limit, usd_per_hour=usd_per_hour, machine_cores=machine_cores,
-                                   watts_per_core=watts_per_core, peers=peers))
+                                   watts_per_core=watts_per_core, peers=peers, overwrite=overwrite))
     sys.stdout.write(markdown(result))
 
 

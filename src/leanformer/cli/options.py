@@ -34,6 +34,7 @@ _HELP = {
 _FLAGS = {
     "bf16": (Optional[bool], typer.Option("--bf16/--fp32", help="Numerics for training (default: bf16 autocast where the CPU supports it).")),
     "resume": (bool, typer.Option("--resume", help="Continue the unfinished run in OUTPUT.work, if there is one.")),
+    "overwrite": (bool, typer.Option("--overwrite", help="Replace an earlier leanformer output at OUTPUT (never a directory holding anything else).")),
 }
 _CLI_NAMES = {"learning_rate": "--lr"}
 

@@ -16,6 +16,7 @@ from leanformer.models import load_model
 from leanformer.tasks import task_for
 from leanformer.training.loop import Run, begin, fit, subset
 from leanformer.training.options import TrainOptions
+from leanformer.utils.paths import check_output
 
 
 @dataclass(kw_only=True)
@@ -93,6 +94,7 @@ def distill(cfg: DistillConfig) -> dict:
     """Train a student on the teacher's task against the teacher's outputs; returns metrics and location."""
     _check(cfg)
     bf16 = begin(cfg)
+    check_output(cfg.output_dir, [cfg.teacher, cfg.student, cfg.data_dir], cfg.overwrite)
     teacher, t_tok, t_manifest = load_model(cfg.teacher)
     task = task_for(t_manifest.task, cfg.data_dir)
     train_examples = subset(task.examples("train"), cfg.train_limit, cfg.seed)

@@ -18,7 +18,7 @@ from leanformer.models import load_model
 from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import task_for
-from leanformer.utils.paths import atomic_dir
+from leanformer.utils.paths import atomic_dir, check_output
 from leanformer.utils.progress import info
 
 ONNX_FILE = "model.onnx"
@@ -41,6 +41,8 @@ class ExportConfig:
     #: "leanformer" (graph prepared so attention fuses) or "standard" (plain export and ONNX Runtime's
     #: optimizer as-is: what a user gets from the stock tools, kept as the benchmark's peer)
     recipe: str = "leanformer"
+    #: replace an earlier leanformer output at ``output_dir`` (never a directory holding anything else)
+    overwrite: bool = False
 
 
 class _ClassicMask(torch.nn.Module):
@@ -93,6 +95,7 @@ def parity(session, model, features, pad_id: int, multiple_choice: bool) -> floa
 
 def export_model(cfg: ExportConfig) -> dict:
     """Write ``model.onnx`` (dynamic batch and sequence axes), tokenizer, config and manifest to ``output_dir``."""
+    check_output(cfg.output_dir, [cfg.model, cfg.data_dir], cfg.overwrite)
     model, tokenizer, manifest = load_model(cfg.model)
     model.eval()
     features = _sample(model, tokenizer, manifest, cfg)

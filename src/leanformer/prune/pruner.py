@@ -22,6 +22,7 @@ from leanformer.prune.targets import resolve_target
 from leanformer.tasks import Task, task_for
 from leanformer.training.loop import begin, score_split, subset
 from leanformer.training.options import TrainOptions
+from leanformer.utils.paths import check_output
 from leanformer.utils.progress import info
 
 METHODS = ("gradient", "magnitude")
@@ -104,6 +105,7 @@ def redistill_config(cfg: PruneConfig, student_dir: str, output_dir: str) -> Dis
 def prune(cfg: PruneConfig) -> dict:
     """Prune ``cfg.model`` to the targets, then (by default) re-distil it; returns metrics and location."""
     bf16 = begin(cfg)
+    check_output(cfg.output_dir, [cfg.model, cfg.teacher, cfg.data_dir], cfg.overwrite)
     model, tokenizer, manifest = load_model(cfg.model)
     task = task_for(manifest.task, cfg.data_dir)
     heads, ffn = targets(model, cfg)

@@ -26,7 +26,7 @@ from leanformer.runtime.predictor import Predictor
 from leanformer.tasks import task_for
 from leanformer.training.loop import begin, score_split
 from leanformer.utils.cpu import physical_cores
-from leanformer.utils.paths import atomic_write_text
+from leanformer.utils.paths import atomic_write_text, prepare_output_dir
 from leanformer.utils.plots import labelled_scatter
 from leanformer.utils.progress import info
 from leanformer.utils.timing import predictor_latency, torch_latency
@@ -63,8 +63,8 @@ def sweep(cfg: SweepConfig) -> dict:
     model, tokenizer, manifest = load_model(cfg.model)
     task = task_for(manifest.task, cfg.data_dir)
     resolved = [targets(model, _with(cfg, h, f)) for h, f in cfg.targets]  # validate every target up front
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    # a rerun continues: finished targets are reused
+    out = prepare_output_dir(cfg.output_dir, [cfg.model, cfg.teacher, cfg.data_dir], cfg.overwrite, resumable=True)
     models = [("unpruned", cfg.model, manifest.metrics or {"dev": score_split(model, tokenizer, task, "dev", cfg, bf16)})]
     scores = importance(model, tokenizer, task, cfg, bf16)
     for (h, f), (heads, ffn) in zip(cfg.targets, resolved):

@@ -11,7 +11,6 @@ manifest as the reason for the choice.
 from __future__ import annotations
 
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from leanformer.models import Manifest
 from leanformer.runtime.onnx_model import read_onnx_model, with_runtime, write_onnx_model
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import task_for
+from leanformer.utils.paths import check_output, scratch_dir
 from leanformer.utils.progress import info, quiet_logging
 
 #: name -> (weight type, operators to quantize)
@@ -52,6 +52,8 @@ class QuantizeConfig:
     threads: int | None = None
     max_length: int = 128
     data_dir: str | None = None
+    #: replace an earlier leanformer output at ``output_dir`` (never a directory holding anything else)
+    overwrite: bool = False
 
 
 def excluded_nodes(model: onnx.ModelProto, names: list[str], layers: list[int]) -> list[str]:
@@ -100,6 +102,7 @@ def _timing_inputs(model_dir: str, manifest, cfg: QuantizeConfig) -> list[dict]:
 
 def quantize_model(cfg: QuantizeConfig) -> dict:
     """Write an int8 copy of an fp32 ONNX model, choosing the operator variant by measurement if asked."""
+    check_output(cfg.output_dir, [cfg.model, cfg.data_dir], cfg.overwrite)
     source, manifest = read_onnx_model(cfg.model)
     if manifest.runtime.get("precision") != "fp32":
         raise LeanformerError(f"{cfg.model}: expected an fp32 ONNX model, found {manifest.runtime.get('precision')}")
@@ -108,7 +111,7 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
     exclude = excluded_nodes(onnx.load(str(source)), cfg.exclude_nodes, cfg.exclude_layers)
     candidates = list(VARIANTS) if cfg.variant == "auto" else [cfg.variant]
     timings: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix=".quantize-", dir=Path(cfg.output_dir).parent) as scratch:
+    with scratch_dir(cfg.output_dir) as scratch:
         if len(candidates) > 1:
             inputs = _timing_inputs(cfg.model, manifest, cfg)
             for variant in candidates:
@@ -132,6 +135,6 @@ def export_int8(model: str, work: Path, name: str, recipe: str = "leanformer") -
     """Export a PyTorch leanformer model and quantize it into ``work/<name>-{fp32,int8}``, once (kept between runs)."""
     fp32, int8 = work / f"{name}-fp32", work / f"{name}-int8"
     if Manifest.read(int8) is None:
-        export_model(ExportConfig(model=model, output_dir=str(fp32), recipe=recipe))
-        quantize_model(QuantizeConfig(model=str(fp32), output_dir=str(int8)))
+        export_model(ExportConfig(model=model, output_dir=str(fp32), recipe=recipe, overwrite=True))
+        quantize_model(QuantizeConfig(model=str(fp32), output_dir=str(int8), overwrite=True))
     return str(int8)

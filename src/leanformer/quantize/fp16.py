@@ -8,18 +8,22 @@ import onnx
 
 from leanformer.errors import LeanformerError
 from leanformer.runtime.onnx_model import read_onnx_model, with_runtime, write_onnx_model
+from leanformer.utils.paths import check_output
 
 
 @dataclass
 class Fp16Config:
     model: str
     output_dir: str
+    #: replace an earlier leanformer output at ``output_dir`` (never a directory holding anything else)
+    overwrite: bool = False
 
 
 def convert_fp16(cfg: Fp16Config) -> dict:
     """Write an fp16 copy (inputs and logits keep their types, so callers need no change)."""
     from onnxruntime.transformers.onnx_model import OnnxModel
 
+    check_output(cfg.output_dir, [cfg.model], cfg.overwrite)
     source, manifest = read_onnx_model(cfg.model)
     if manifest.runtime.get("precision") != "fp32":
         raise LeanformerError(f"{cfg.model}: expected an fp32 ONNX model, found {manifest.runtime.get('precision')}")

@@ -14,7 +14,7 @@ from leanformer.models import Manifest
 from leanformer.runtime.multi_instance import MultiInstancePredictor
 from leanformer.runtime.predictor import Predictor, labelled
 from leanformer.tasks import task_for
-from leanformer.utils.paths import atomic_write_text
+from leanformer.utils.paths import atomic_write_text, check_output_file
 from leanformer.utils.progress import ProgressBar
 
 
@@ -35,6 +35,8 @@ class PredictConfig:
     threads: int | None = None
     max_length: int = 128
     show_progress: bool = True
+    #: replace an existing output file
+    overwrite: bool = False
 
 
 def predict_file(cfg: PredictConfig) -> dict:
@@ -43,6 +45,7 @@ def predict_file(cfg: PredictConfig) -> dict:
         raise LeanformerError(f"{cfg.model}: not a leanformer model (no leanformer.json)")
     if Path(cfg.output).suffix not in (".jsonl", ".csv"):
         raise LeanformerError(f"output {cfg.output}: expected a .jsonl or .csv file name")
+    check_output_file(cfg.output, [cfg.input, cfg.model, cfg.data_dir], cfg.overwrite)
     task = task_for(manifest.task, cfg.data_dir)
     examples = task.read_file(Path(cfg.input)) if cfg.input else task.examples(cfg.split)
     tuned = (manifest.runtime or {}).get("instances") or {}

@@ -27,6 +27,8 @@ class TrainOptions:
     checkpoint_every: int = 200
     #: continue from the checkpoint in ``<output_dir>.work`` if there is one
     resume: bool = False
+    #: replace an earlier leanformer output at the output path (never a directory holding anything else)
+    overwrite: bool = False
     threads: int | None = None
     show_progress: bool = True
 

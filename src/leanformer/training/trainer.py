@@ -8,6 +8,7 @@ from leanformer.models import Manifest, load_for_task
 from leanformer.tasks import TaskConfig, get_task
 from leanformer.training.loop import Run, begin, cross_entropy, fit, subset
 from leanformer.training.options import TrainOptions
+from leanformer.utils.paths import check_output
 
 
 @dataclass(kw_only=True)
@@ -21,6 +22,7 @@ class TrainConfig(TrainOptions):
 def train(cfg: TrainConfig) -> dict:
     """Fine-tune ``cfg.model`` on ``cfg.task``; returns the final metrics and where the model is."""
     begin(cfg)
+    check_output(cfg.output_dir, [cfg.model, cfg.task.data_dir], cfg.overwrite)
     task = get_task(cfg.task)
     # read and validate the data before anything is loaded or written
     train_examples = subset(task.examples("train"), cfg.train_limit, cfg.seed)

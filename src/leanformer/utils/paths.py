@@ -53,21 +53,31 @@ def is_leanformer_output(path: str | os.PathLike) -> bool:
     return (path / OUTPUT_MARKER).is_file() or (path / "leanformer.json").is_file()
 
 
-def _overlaps(a: Path, b: Path) -> bool:
-    return a == b or a in b.parents or b in a.parents
+def _checked_location(target: str | os.PathLike, inputs) -> Path:
+    """The resolved output path, once it is known not to overlap an input and to lie in a writable folder."""
+    out = Path(target).expanduser().resolve()
+    for source in inputs:
+        if source is None or not Path(source).exists():
+            continue
+        src = Path(source).expanduser().resolve()
+        if out == src or out in src.parents or src in out.parents:
+            raise LeanformerError(f"output {target} overlaps the input {source}; choose an output outside it")
+    folder = next(p for p in (out.parent, *out.parent.parents) if p.exists())
+    if not folder.is_dir():
+        raise LeanformerError(f"cannot write to {target}: {folder} is not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LeanformerError(f"cannot write to {target}: {folder} is not writable")
+    return out
 
 
 def check_output(target: str | os.PathLike, inputs=(), overwrite: bool = False, resumable: bool = False) -> None:
-    """Refuse, before any work starts, an output that would destroy or mix with something.
+    """Refuse, before any work starts, an output directory that would destroy or mix with something.
 
     The output may not be, contain or lie inside an input. An existing non-empty directory is
     refused unless leanformer wrote it and ``overwrite`` (or, for resumable workflows, ``resumable``)
     is set: a directory holding anything else is never replaced. The location must be writable.
     """
-    out = Path(target).expanduser().resolve()
-    for source in inputs:
-        if source is not None and Path(source).exists() and _overlaps(out, Path(source).expanduser().resolve()):
-            raise LeanformerError(f"output {target} overlaps the input {source}; choose an output outside it")
+    out = _checked_location(target, inputs)
     if out.exists():
         if not out.is_dir():
             raise LeanformerError(f"output {target} exists and is not a directory")
@@ -78,9 +88,26 @@ def check_output(target: str | os.PathLike, inputs=(), overwrite: bool = False, 
             if not (overwrite or resumable):
                 raise LeanformerError(f"output {target} holds an earlier leanformer output; "
                                       "pass --overwrite to replace it")
-    parent = next(p for p in (out, *out.parents) if p.exists())
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise LeanformerError(f"cannot write to {target}: {parent} is not writable")
+
+
+def check_output_file(target: str | os.PathLike, inputs=(), overwrite: bool = False) -> None:
+    """The same rules for a single output file: never an input, never an existing file unless ``overwrite``."""
+    out = _checked_location(target, inputs)
+    if out.is_dir():
+        raise LeanformerError(f"output {target} is a directory; expected a file name")
+    if out.exists() and not overwrite:
+        raise LeanformerError(f"output {target} exists; pass --overwrite to replace it")
+
+
+def prepare_output_dir(target: str | os.PathLike, inputs=(), overwrite: bool = False, resumable: bool = False) -> Path:
+    """:func:`check_output`, then create ``target`` and mark it as leanformer's, for workflows that fill a
+    folder step by step (a sweep, a report, a recipe)."""
+    check_output(target, inputs, overwrite, resumable)
+    out = Path(target)
+    out.mkdir(parents=True, exist_ok=True)
+    if not is_leanformer_output(out):
+        (out / OUTPUT_MARKER).write_text("written by leanformer\n", encoding="utf-8")
+    return out
 
 
 def _remove_stale(parent: Path, name: str) -> None:
@@ -90,6 +117,16 @@ def _remove_stale(parent: Path, name: str) -> None:
         match = pattern.fullmatch(stale.name)
         if match and not pid_alive(match.group(1)):
             shutil.rmtree(stale, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def scratch_dir(target: str | os.PathLike):
+    """A temporary folder beside ``target`` for intermediate files; removed afterwards, or by the next run if killed."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(target.parent, target.name)
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent) as tmp:
+        yield tmp
 
 
 @contextlib.contextmanager
