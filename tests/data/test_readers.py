@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from leanformer.data.readers import read_jsonl, read_records, read_table
@@ -58,3 +60,10 @@ def test_unknown_extension_and_missing_file(tmp_path):
         read_records(tmp_path / "a.parquet")
     with pytest.raises(DataError, match="file not found"):
         list(read_records(tmp_path / "nope.jsonl"))
+
+
+def test_jsonl_strings_may_hold_unicode_line_separators(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps({"text": "a\u2028b\u0085c\u2029d"}, ensure_ascii=False) + "\n{\"text\": \"e\"}\n",
+                    encoding="utf-8")
+    assert [(n, r["text"]) for n, r in read_jsonl(path)] == [(1, "a\u2028b\u0085c\u2029d"), (2, "e")]

@@ -66,3 +66,30 @@ def test_missing_split_file_lists_expected_names(tmp_path):
     (tmp_path / "train.csv").write_text("text,label\nhello,a\nbye,b\n")
     with pytest.raises(LeanformerError, match=r"no dev file in .*expected one of dev\{"):
         generic(tmp_path).examples("dev")
+
+
+def test_unterminated_quote_is_an_error_not_a_new_label(tmp_path):
+    (tmp_path / "train.csv").write_text('text,label\ngood film,positive\nfine film,"positive\nawful film,negative\n')
+    with pytest.raises(DataError, match=r"train.csv, line 3: unterminated quoted field"):
+        generic(tmp_path).examples("train")
+
+
+def test_label_with_a_line_break_is_implausible(tmp_path):
+    (tmp_path / "train.jsonl").write_text('{"text": "a", "label": "pos"}\n{"text": "b", "label": "neg\\nx"}\n')
+    with pytest.raises(DataError, match=r"line 2, field 'label': implausible label"):
+        generic(tmp_path).label_names
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_empty_text_cell_is_an_error_in_every_split(tmp_path, split):
+    (tmp_path / "train.csv").write_text("text,label\ngood,pos\nbad,neg\n")
+    (tmp_path / "test.csv").write_text("text,label\ngood,\nbad,\n")
+    path = tmp_path / f"{split}.csv"
+    path.write_text(path.read_text() + ",\n" if split == "test" else path.read_text() + " ,neg\n")
+    with pytest.raises(DataError, match=rf"{split}.csv, line 4, field 'text': empty text"):
+        generic(tmp_path).examples(split)
+
+
+def test_rows_without_an_id_get_their_zero_based_row_index(tmp_path):
+    (tmp_path / "train.csv").write_text("text,label\ngood,pos\nbad,neg\nfine,pos\n")
+    assert [e.meta["idx"] for e in generic(tmp_path).examples("train")] == [0, 1, 2]

@@ -30,7 +30,9 @@ def _read_text(path: Path) -> str:
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` for each non-blank line; each line must be a JSON object."""
     path = Path(path)
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+    # split on line feeds only: str.splitlines() also splits inside strings holding U+2028, U+0085, ...
+    for number, line in enumerate(_read_text(path).split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
@@ -43,9 +45,13 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
 
 
 def read_table(path: str | Path, delimiter: str) -> Iterator[tuple[int, dict]]:
-    """Yield ``(line_number, row)`` for a delimited file with a header row."""
+    """Yield ``(line_number, row)`` for a delimited file with a header row.
+
+    Strict: an unterminated quote is an error (a lenient reader would swallow the rest of the file
+    into one cell), and so is a row with the wrong number of columns.
+    """
     path = Path(path)
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except csv.Error as e:
@@ -54,18 +60,20 @@ def read_table(path: str | Path, delimiter: str) -> Iterator[tuple[int, dict]]:
     if len(set(header)) != len(header):
         raise DataError(path, f"duplicate column names in header {header}", line=1)
     while True:
+        start = reader.line_num + 1
         try:
             values = next(reader)
         except StopIteration:
             return
         except csv.Error as e:
-            raise DataError(path, f"malformed row ({e})", line=reader.line_num) from None
-        if not values or all(not v.strip() for v in values):
+            problem = "unterminated quoted field" if "unexpected end of data" in str(e) else f"malformed row ({e})"
+            raise DataError(path, problem, line=start) from None
+        if not values:
             continue
         if len(values) != len(header):
             raise DataError(path, f"expected {len(header)} columns ({', '.join(header)}), found {len(values)}",
                             line=reader.line_num)
-        yield reader.line_num, dict(zip(header, values))
+        yield start, dict(zip(header, values))
 
 
 def read_records(path: str | Path) -> Iterator[tuple[int, dict]]:

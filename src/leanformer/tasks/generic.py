@@ -43,7 +43,11 @@ class GenericClassification(Task):
                 value = rec.get(column)
                 if value is None or value == "":
                     raise DataError(path, "missing label", line=line, field=column)
-                found.add(str(value).lower() if isinstance(value, bool) else str(value))
+                label = str(value).lower() if isinstance(value, bool) else str(value)
+                if "\n" in label or "\r" in label or label != label.strip():
+                    raise DataError(path, f"implausible label {label!r:.60} (a line break or stray spaces: "
+                                          "an unbalanced quote earlier in the file?)", line=line, field=column)
+                found.add(label)
             if len(found) < 2:
                 raise DataError(path, f"need at least 2 distinct labels to classify, found {sorted(found)}", field=column)
             self._labels = sorted(found)
@@ -61,11 +65,19 @@ class GenericClassification(Task):
     def read_file(self, path: Path) -> list[Example]:
         cfg = self.config
         examples = []
-        for line, rec in read_records(path):
-            text = str(require(rec, cfg.text_column, path, line, (str, int, float)))
-            pair = str(require(rec, cfg.text_pair_column, path, line, (str, int, float))) if cfg.text_pair_column else None
+        for row, (line, rec) in enumerate(read_records(path)):
+            text = _text(rec, cfg.text_column, path, line)
+            pair = _text(rec, cfg.text_pair_column, path, line) if cfg.text_pair_column else None
             raw_label = rec.get(cfg.label_column)
             label = None if raw_label in (None, "") else label_index(self.label_names, raw_label, path, line, cfg.label_column)
-            idx = rec.get("idx", rec.get("id", line))
+            idx = rec.get("idx", rec.get("id", row))  # without an id column: the 0-based row index
             examples.append(Example(uid=str(idx), pairs=((text, pair),), label=label, meta={"idx": idx, "line": line}))
         return examples
+
+
+def _text(record: dict, column: str, path: Path, line: int) -> str:
+    """A text cell; an empty one is an error everywhere (skipping the row would misalign predictions with inputs)."""
+    text = str(require(record, column, path, line, (str, int, float)))
+    if not text.strip():
+        raise DataError(path, "empty text", line=line, field=column)
+    return text
