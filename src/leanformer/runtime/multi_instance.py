@@ -3,7 +3,9 @@
 Several small sessions side by side use a CPU better than one session with many threads when
 single queries are short (FastFormers: 1.76x). Workers are pinned to distinct physical cores
 (never two threads on SMT siblings), fed from one queue, and results come back in input order.
-A worker that dies is reported as an error, never waited on forever.
+A worker that dies is reported as an error, never waited on forever: the other workers are stopped
+and the queues abandoned, so the process can exit at once; workers exit on their own if their parent
+dies.
 """
 
 from __future__ import annotations
@@ -34,7 +36,17 @@ def core_groups(instances: int, threads: int) -> list[list[int]]:
     return [cpus[i * threads:(i + 1) * threads] for i in range(instances)]
 
 
-def _worker(model_dir: str, cpus: list[int], threads: int, max_length: int, inbox, outbox) -> None:
+def _next_job(inbox, parent: int):
+    """The next batch, or None to stop; waits in short slices so a dead parent is noticed within a second."""
+    while True:
+        try:
+            return inbox.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:
+                os._exit(0)  # orphaned: nobody will read our answers
+
+
+def _worker(model_dir: str, cpus: list[int], threads: int, max_length: int, inbox, outbox, parent: int) -> None:
     os.sched_setaffinity(0, cpus)
     try:
         predictor = Predictor(model_dir, threads=threads, max_length=max_length)
@@ -42,7 +54,7 @@ def _worker(model_dir: str, cpus: list[int], threads: int, max_length: int, inbo
         outbox.put(("failed", None, f"{type(e).__name__}: {e}"))
         return
     outbox.put(("ready", os.getpid(), None))
-    while (item := inbox.get()) is not None:
+    while (item := _next_job(inbox, parent)) is not None:
         batch_id, features = item
         try:
             outbox.put(("ok", batch_id, predictor.run_batch(features)))
@@ -60,7 +72,9 @@ class MultiInstancePredictor:
         context = mp.get_context("spawn")  # forking a process with live thread pools is unsafe
         self.inbox, self.outbox = context.Queue(), context.Queue()
         self.workers = [context.Process(target=_worker, args=(str(model_dir), cpus, threads, max_length, self.inbox,
-                                                              self.outbox), daemon=True) for cpus in self.groups]
+                                                              self.outbox, os.getpid()), daemon=True)
+                        for cpus in self.groups]
+        self.closed = False
         for w in self.workers:
             w.start()
         ready = 0
@@ -68,7 +82,7 @@ class MultiInstancePredictor:
         while ready < len(self.workers):
             kind, _, detail = self._next(deadline)
             if kind == "failed":
-                self.close()
+                self.close(failed=True)
                 raise LeanformerError(f"an inference worker could not start: {detail}")
             ready += 1
 
@@ -80,10 +94,10 @@ class MultiInstancePredictor:
             except queue.Empty:
                 for i, w in enumerate(self.workers):
                     if not w.is_alive():
-                        self.close()
+                        self.close(failed=True)
                         raise LeanformerError(f"inference worker {i} (pid {w.pid}) died with exit code {w.exitcode}")
                 if deadline is not None and time.monotonic() > deadline:
-                    self.close()
+                    self.close(failed=True)
                     raise LeanformerError("inference workers did not answer in time")
 
     def logits(self, inputs: list, progress=None) -> np.ndarray:
@@ -100,7 +114,7 @@ class MultiInstancePredictor:
             for _ in batches:
                 kind, batch_id, payload = self._next()
                 if kind == "failed":
-                    self.close()
+                    self.close(failed=True)
                     raise LeanformerError(f"inference failed in a worker: {payload}")
                 yield batch_id, payload
                 if progress is not None:
@@ -111,14 +125,29 @@ class MultiInstancePredictor:
     def predict(self, inputs: list) -> list[dict]:
         return labelled(self.logits(inputs), self.inputs.manifest)
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """Stop the workers: politely after a normal run, at once after a failure.
+
+        After a failure the inbox may hold batches no worker will read; its feeder thread would block
+        the process's exit on a full pipe, so both queues are abandoned rather than flushed.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        if not failed:
+            for w in self.workers:
+                if w.is_alive():
+                    self.inbox.put(None)
         for w in self.workers:
-            if w.is_alive():
-                self.inbox.put(None)
-        for w in self.workers:
+            if failed:
+                w.terminate()
             w.join(timeout=5)
             if w.is_alive():
-                w.terminate()
+                w.kill()
+                w.join()
+        for q in (self.inbox, self.outbox):
+            q.cancel_join_thread()
+            q.close()
 
     def __enter__(self) -> "MultiInstancePredictor":
         return self
