@@ -71,3 +71,44 @@ def test_predict_superglue_submission(tiny_model, tmp_path, capsys):
     assert [a["idx"] for a in record["passage"]["questions"][0]["answers"]] == [0, 1]
     assert main(["predict", "-m", str(model), "-o", str(tmp_path / "x.csv")]) == 2
     assert "need the .jsonl submission format" in capsys.readouterr().err
+
+
+def test_broken_test_split_is_found_before_training(tmp_path, tiny_model, toy_dataset, capsys):
+    (toy_dataset / "test.jsonl").write_text('{"text": "fine", "label": "pos"}\n{"text": "oops"\n')
+    out = tmp_path / "out"
+    code = main(["train", "-m", str(tiny_model("bert")), "-o", str(out), "--task", "generic", "--data-dir",
+                 str(toy_dataset), "--epochs", "1", "--fp32", "--threads", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "test.jsonl, line 2: malformed JSON" in err
+    assert not out.exists() and not (tmp_path / "out.work").exists()
+
+
+def test_training_without_a_test_split_scores_dev_only(tmp_path, tiny_model, toy_dataset, capsys):
+    (toy_dataset / "test.jsonl").unlink()
+    assert main(["train", "-m", str(tiny_model("bert")), "-o", str(tmp_path / "out"), "--task", "generic",
+                 "--data-dir", str(toy_dataset), "--epochs", "1", "--fp32", "--threads", "1"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["metrics"]) == ["dev"]
+
+
+def test_os_errors_are_one_line_exit_2(tmp_path, trained_toy, monkeypatch, capsys):
+    import leanformer.runtime.batch as batch
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "p.jsonl"))
+    monkeypatch.setattr(batch, "atomic_write_text", full)
+    code = main(["predict", "-m", str(trained_toy["onnx"]), "-i", str(trained_toy["data"] / "test.jsonl"),
+                 "-o", str(tmp_path / "p.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2 and "No space left on device" in err and "Traceback" not in err
+
+
+def test_evaluate_on_an_unlabelled_split_fails_before_inference(tmp_path, trained_toy, capsys, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    for split in ("train", "dev"):
+        (data / f"{split}.jsonl").write_text((trained_toy["data"] / f"{split}.jsonl").read_text())
+    (data / "test.jsonl").write_text('{"text": "the film is good"}\n')
+    import leanformer.runtime.predictor as predictor
+    monkeypatch.setattr(predictor.Predictor, "logits", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran")))
+    code = main(["evaluate", "-m", str(trained_toy["torch"]), "--split", "test", "--data-dir", str(data)])
+    assert code == 2 and "has no labels" in capsys.readouterr().err

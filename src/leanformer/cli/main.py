@@ -291,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     except LeanformerError as e:
         console.print(f"[bold red]error:[/] {e}", highlight=False)
         return e.exit_code
+    except OSError as e:  # read-only or full file system, permissions: the user's to fix, not a bug
+        where = f": {e.filename}" if e.filename else ""
+        console.print(f"[bold red]error:[/] {e.strerror or e}{where}", highlight=False)
+        return LeanformerError.exit_code
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 0
     return 0

@@ -14,7 +14,7 @@ from leanformer.distill.teacher_cache import TeacherLogits
 from leanformer.errors import LeanformerError
 from leanformer.models import load_model
 from leanformer.tasks import task_for
-from leanformer.training.loop import Run, begin, fit, subset
+from leanformer.training.loop import Run, begin, fit
 from leanformer.training.options import TrainOptions
 from leanformer.utils.paths import check_output
 
@@ -97,8 +97,7 @@ def distill(cfg: DistillConfig) -> dict:
     check_output(cfg.output_dir, [cfg.teacher, cfg.student, cfg.data_dir], cfg.overwrite)
     teacher, t_tok, t_manifest = load_model(cfg.teacher)
     task = task_for(t_manifest.task, cfg.data_dir)
-    train_examples = subset(task.examples("train"), cfg.train_limit, cfg.seed)
-    task.examples("dev")
+    train_examples = task.read_for_training(cfg.train_limit, cfg.seed)
     student, s_tok, base_manifest = build_student(task, cfg.teacher, cfg.student, cfg.student_layers, cfg.relu)
     manifest = base_manifest or fresh_manifest(task)
 

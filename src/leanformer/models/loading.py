@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import pickle
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
+
+import huggingface_hub
 
 import transformers
 from safetensors.torch import load_model as load_safetensors
@@ -31,7 +38,23 @@ def resolve(source: str | Path) -> str:
         return source
     if source.startswith((".", "/", "~")) or source.count("/") > 1:
         raise LeanformerError(f"model directory not found: {source}")
+    _offline_unless_hub_reachable()
     return source
+
+
+@functools.cache
+def _offline_unless_hub_reachable() -> None:
+    """One quick connection test; an unreachable hub switches to the local hub cache at once.
+
+    Without it every file request retries with back-off for about half a minute before failing.
+    """
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        return
+    url = urlparse(huggingface_hub.constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=5).close()
+    except OSError:
+        huggingface_hub.constants.HF_HUB_OFFLINE = True
 
 
 def _unreachable(source: str, what: str, err: Exception) -> LeanformerError:
@@ -42,9 +65,22 @@ def _unreachable(source: str, what: str, err: Exception) -> LeanformerError:
                            f"and the model hub could not provide its {what} ({str(err).splitlines()[0]})")
 
 
-def load_config(source: str):
+def _custom_code(source: str) -> bool:
+    """Whether a local model directory declares code of its own (``auto_map``) for an architecture we do not know."""
+    path = Path(source) / "config.json"
     try:
-        config = AutoConfig.from_pretrained(source)
+        config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "auto_map" in config and config.get("model_type") not in SUPPORTED_MODEL_TYPES
+
+
+def load_config(source: str):
+    if _custom_code(source):
+        raise LeanformerError(f"{source}: the model needs custom code from its directory (config.json has 'auto_map'); "
+                              f"leanformer never runs code shipped with a model. Supported: {', '.join(SUPPORTED_MODEL_TYPES)}")
+    try:
+        config = AutoConfig.from_pretrained(source, trust_remote_code=False)
     except (OSError, ValueError) as e:
         raise _unreachable(source, "config.json", e) from None
     if config.model_type not in SUPPORTED_MODEL_TYPES:
@@ -62,7 +98,7 @@ def load_tokenizer(source: str):
     if Path(source).is_dir() and not any((Path(source) / f).is_file() for f in TOKENIZER_FILES):
         raise LeanformerError(f"{source}: no tokenizer in the model directory (expected one of {', '.join(TOKENIZER_FILES)})")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     except (OSError, ValueError, TypeError) as e:
         raise _unreachable(source, "tokenizer", e) from None
     if tokenizer is None or not getattr(tokenizer, "is_fast", False):
@@ -90,7 +126,11 @@ def load_for_task(source: str | Path, label_names: list[str], multiple_choice: b
             raise LeanformerError(f"{source}: a pruned model keeps its own task head; it cannot be re-headed for other labels")
         return _load_pruned(path, cls, config, manifest), tokenizer, manifest
     try:
-        model = cls.from_pretrained(path, config=config, **({} if keep_head else {"ignore_mismatched_sizes": True}))
+        model = cls.from_pretrained(path, config=config, trust_remote_code=False,
+                                    **({} if keep_head else {"ignore_mismatched_sizes": True}))
+    except pickle.UnpicklingError:
+        raise LeanformerError(f"{path}: its weights file is a pickle holding more than tensors, and leanformer loads "
+                              "weights only; convert the checkpoint to safetensors") from None
     except (OSError, ValueError) as e:
         raise _unreachable(path, "weights", e) from None
     return model, tokenizer, (manifest if keep_head else None)

@@ -59,6 +59,12 @@ class Manifest:
             raise LeanformerError(f"{path}: not a valid leanformer manifest ({e})") from None
         if manifest.format_version > FORMAT_VERSION:
             raise LeanformerError(f"{path}: written by a newer leanformer (format {manifest.format_version})")
+        graph = (manifest.runtime or {}).get("file")
+        if graph is not None and (not isinstance(graph, str) or graph in ("", ".", "..") or Path(graph).name != graph
+                                  or "\\" in graph):
+            # every path a manifest names must stay inside its model directory
+            raise LeanformerError(f"{path}: field 'runtime.file' must name a file inside the model directory, "
+                                  f"got {graph!r}")
         return manifest
 
     @property

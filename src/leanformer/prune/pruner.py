@@ -20,7 +20,7 @@ from leanformer.models.structure import apply_structure, compose, current_struct
 from leanformer.prune.importance import gradient_importance, magnitude_importance, top_k
 from leanformer.prune.targets import resolve_target
 from leanformer.tasks import Task, task_for
-from leanformer.training.loop import begin, score_split, subset
+from leanformer.training.loop import begin, score_split
 from leanformer.training.options import TrainOptions
 from leanformer.utils.paths import check_output
 from leanformer.utils.progress import info
@@ -57,7 +57,7 @@ def importance(model, tokenizer, task: Task, cfg: PruneConfig, bf16: bool):
         raise LeanformerError(f"unknown importance method '{cfg.method}'; expected one of {', '.join(METHODS)}")
     if cfg.method == "magnitude":
         return magnitude_importance(model)
-    examples = subset(task.examples("train"), cfg.importance_examples, cfg.seed)
+    examples = task.read_for_training(cfg.importance_examples, cfg.seed)  # every split is checked before the work
     features = encode(examples, tokenizer, cfg.max_length)
     labels = np.array([ex.label for ex in examples])
     batches = ((collate([features[i] for i in idx], tokenizer.pad_token_id, task.multiple_choice),

@@ -91,6 +91,28 @@ class Task(ABC):
     def read_split(self, split: str) -> list[Example]:
         return self.read_file(self.split_path(split))
 
+    def has_split(self, split: str) -> bool:
+        """Whether the split's file exists (a task may ship without a test split)."""
+        try:
+            return self.split_path(split).is_file()
+        except LeanformerError:
+            return False
+
+    def read_for_training(self, train_limit: int | None, seed: int) -> list[Example]:
+        """Read and validate every split a training run will use, before any model is loaded.
+
+        Returns the (seeded) training subset; dev must exist, test is read when present, so a broken
+        file stops the run now rather than after hours of training.
+        """
+        examples = self.examples("train")
+        self.examples("dev")
+        if self.has_split("test"):
+            self.examples("test")
+        if not train_limit or train_limit >= len(examples):
+            return examples
+        idx = np.sort(np.random.default_rng(seed).choice(len(examples), size=train_limit, replace=False))
+        return [examples[i] for i in idx]
+
     def examples(self, split: str) -> list[Example]:
         if split not in SPLITS:
             raise LeanformerError(f"unknown split '{split}'; expected one of {', '.join(SPLITS)}")

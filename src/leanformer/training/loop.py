@@ -87,14 +87,6 @@ def begin(options: TrainOptions) -> bool:
     return use_bf16(options)
 
 
-def subset(examples: list, limit: int | None, seed: int) -> list:
-    """A random (seeded) subset of ``limit`` examples, in their original order."""
-    if not limit or limit >= len(examples):
-        return examples
-    idx = np.sort(np.random.default_rng(seed).choice(len(examples), size=limit, replace=False))
-    return [examples[i] for i in idx]
-
-
 def cross_entropy(model, inputs, idx, labels) -> torch.Tensor:
     """Hard-label loss, for plain fine-tuning."""
     return torch.nn.functional.cross_entropy(model(**inputs).logits.float(), labels)
@@ -205,7 +197,9 @@ def fit(run: Run) -> dict:
 
 
 def score_split(model, tokenizer, task: Task, split: str, opts: TrainOptions, bf16: bool) -> dict | None:
-    """Task metrics on the first ``opts.eval_limit`` examples of ``split``; None when it has no labels."""
+    """Task metrics on the first ``opts.eval_limit`` examples of ``split``; None when it has no labels or no file."""
+    if not task.has_split(split):
+        return None
     examples = task.examples(split)[: opts.eval_limit]
     if any(ex.label is None for ex in examples):
         return None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from leanformer.models import Manifest, load_for_task
 from leanformer.tasks import TaskConfig, get_task
-from leanformer.training.loop import Run, begin, cross_entropy, fit, subset
+from leanformer.training.loop import Run, begin, cross_entropy, fit
 from leanformer.training.options import TrainOptions
 from leanformer.utils.paths import check_output
 
@@ -25,8 +25,7 @@ def train(cfg: TrainConfig) -> dict:
     check_output(cfg.output_dir, [cfg.model, cfg.task.data_dir], cfg.overwrite)
     task = get_task(cfg.task)
     # read and validate the data before anything is loaded or written
-    train_examples = subset(task.examples("train"), cfg.train_limit, cfg.seed)
-    task.examples("dev")
+    train_examples = task.read_for_training(cfg.train_limit, cfg.seed)
     model, tokenizer, manifest = load_for_task(cfg.model, task.label_names, task.multiple_choice)
     manifest = manifest or Manifest(task=cfg.task.to_dict(), label_names=task.label_names,
                                     multiple_choice=task.multiple_choice)
