@@ -1,6 +1,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -9,7 +10,9 @@ from leanformer.errors import LeanformerError
 from leanformer.evaluation import EvalConfig, evaluate
 from leanformer.models import load_model
 from leanformer.tasks import TaskConfig
+from leanformer.tasks.generic import GenericClassification
 from leanformer.training import TrainConfig, train
+from leanformer.training.options import TrainOptions, resolve_defaults
 from leanformer.training import loop as trainer_module
 
 
@@ -102,3 +105,22 @@ def test_predictions_on_unlabelled_split(tiny_model, tmp_path):
     assert report["metrics"] is None
     lines = [json.loads(l) for l in (tmp_path / "BoolQ.jsonl").read_text().splitlines()]
     assert [l["idx"] for l in lines] == [0, 1] and {l["label"] for l in lines} <= {"true", "false"}
+
+
+def test_defaults_follow_model_width_and_data_size():
+    assert resolve_defaults(TrainOptions(), 384, 5000).learning_rate == 1e-4
+    assert resolve_defaults(TrainOptions(), 768, 5000).learning_rate == 3e-5
+    assert resolve_defaults(TrainOptions(), 1024, 5000).learning_rate == 1e-5
+    assert resolve_defaults(TrainOptions(), 768, 588).epochs == 10
+    assert resolve_defaults(TrainOptions(), 768, 5000).epochs == 3
+    explicit = resolve_defaults(TrainOptions(epochs=2, learning_rate=7e-5), 384, 10)
+    assert (explicit.epochs, explicit.learning_rate) == (2, 7e-5)
+
+
+def test_a_model_that_answers_one_class_is_flagged(tiny_model, toy_dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(GenericClassification, "predict", lambda self, examples, logits: np.zeros(len(examples), int))
+    result = train(TrainConfig(model=str(tiny_model("bert")), task=TaskConfig(name="generic", data_dir=str(toy_dataset)),
+                               output_dir=str(tmp_path / "out"), epochs=1, bf16=False, threads=1, show_progress=False))
+    assert "same class for every dev example" in result["warnings"][0]
+    lineage = json.loads((tmp_path / "out" / "leanformer.json").read_text())["lineage"][-1]
+    assert lineage["warnings"] == result["warnings"] and lineage["config"]["learning_rate"] == 1e-4  # 32 wide

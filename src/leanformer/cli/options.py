@@ -17,9 +17,9 @@ import typer
 from leanformer.training.options import TrainOptions
 
 _HELP = {
-    "epochs": (int, "Passes over the training data."),
+    "epochs": (Optional[int], "Passes over the training data (default: 3, or 10 below 2,000 training examples)."),
     "batch_size": (int, "Examples per optimizer step."),
-    "learning_rate": (float, "Peak learning rate (linear warm-up, then linear decay)."),
+    "learning_rate": (Optional[float], "Peak learning rate, linear warm-up then decay (default: by model width, 1e-4 for hidden 384 down to 1e-5 above 768)."),
     "weight_decay": (float, "AdamW weight decay (not on biases and LayerNorm)."),
     "warmup_ratio": (float, "Fraction of steps spent warming up the learning rate."),
     "max_grad_norm": (float, "Clip gradients to this norm."),

@@ -57,7 +57,8 @@ def importance(model, tokenizer, task: Task, cfg: PruneConfig, bf16: bool):
         raise LeanformerError(f"unknown importance method '{cfg.method}'; expected one of {', '.join(METHODS)}")
     if cfg.method == "magnitude":
         return magnitude_importance(model)
-    examples = task.read_for_training(cfg.importance_examples, cfg.seed)  # every split is checked before the work
+    # every split the run reads is checked before the work; test only when re-distillation will score it
+    examples = task.read_for_training(cfg.importance_examples, cfg.seed, test=cfg.redistill)
     features = encode(examples, tokenizer, cfg.max_length)
     labels = np.array([ex.label for ex in examples])
     batches = ((collate([features[i] for i in idx], tokenizer.pad_token_id, task.multiple_choice),

@@ -98,15 +98,15 @@ class Task(ABC):
         except LeanformerError:
             return False
 
-    def read_for_training(self, train_limit: int | None, seed: int) -> list[Example]:
+    def read_for_training(self, train_limit: int | None, seed: int, test: bool = True) -> list[Example]:
         """Read and validate every split a training run will use, before any model is loaded.
 
-        Returns the (seeded) training subset; dev must exist, test is read when present, so a broken
-        file stops the run now rather than after hours of training.
+        Returns the (seeded) training subset; dev must exist, and test (scored at the end) is read when
+        present, so a broken file stops the run now rather than after hours of training.
         """
         examples = self.examples("train")
         self.examples("dev")
-        if self.has_split("test"):
+        if test and self.has_split("test"):
             self.examples("test")
         if not train_limit or train_limit >= len(examples):
             return examples

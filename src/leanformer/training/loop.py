@@ -28,7 +28,7 @@ from leanformer.evaluation import predict_logits
 from leanformer.models import Manifest, count_parameters, save_model as save_leanformer_model
 from leanformer.tasks import Example, Task
 from leanformer.data.features import collate, encode, length_grouped_batches, lengths
-from leanformer.training.options import TrainOptions
+from leanformer.training.options import TrainOptions, resolve_defaults
 from leanformer.utils.cpu import autocast, cpu_has_bf16, physical_cores
 from leanformer.utils.paths import atomic_dir, atomic_write_text
 from leanformer.utils.progress import ProgressBar, info
@@ -68,6 +68,8 @@ class TrainState:
     best_epoch: int = -1
     history: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
+    #: distinct classes the best epoch predicts on dev (1: the model has not learned the task)
+    best_distinct_predictions: int = 0
 
 
 def use_bf16(options: TrainOptions) -> bool:
@@ -80,7 +82,8 @@ def begin(options: TrainOptions) -> bool:
 
     Returns whether to use bf16 autocast.
     """
-    if options.epochs < 1 or options.batch_size < 1 or options.learning_rate <= 0:
+    if (options.epochs is not None and options.epochs < 1) or options.batch_size < 1 or (
+            options.learning_rate is not None and options.learning_rate <= 0):
         raise LeanformerError("epochs and batch size must be at least 1 and the learning rate positive")
     torch.set_num_threads(options.threads or physical_cores())
     torch.manual_seed(options.seed)
@@ -124,6 +127,11 @@ def _load_checkpoint(path: Path, trainable, optimizer, scheduler) -> TrainState:
 
 def fit(run: Run) -> dict:
     """Train, keep the best epoch by the task's primary dev metric, score it, and publish it."""
+    config = run.model.config
+    run.options = resolve_defaults(run.options, getattr(config, "hidden_size", None) or getattr(config, "dim", 768),
+                                   len(run.train_examples))
+    run.details = {**run.details, "config": {**run.details.get("config", {}), "epochs": run.options.epochs,
+                                             "learning_rate": run.options.learning_rate}}
     opts, task, model = run.options, run.task, run.model
     bf16 = use_bf16(opts)
     pad_id = run.tokenizer.pad_token_id
@@ -186,6 +194,7 @@ def fit(run: Run) -> dict:
         info(f"epoch {state.epoch + 1}: dev " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         if metrics[task.primary_metric] > state.best_metric:
             state.best_metric, state.best_epoch = metrics[task.primary_metric], state.epoch + 1
+            state.best_distinct_predictions = len(np.unique(task.predict(dev_examples, logits)))
             with atomic_dir(best_dir) as tmp:
                 save_model(model, str(tmp / "model.safetensors"))
         state.epoch += 1
@@ -214,8 +223,13 @@ def _publish(run: Run, state: TrainState, bf16: bool, work: Path) -> dict:
     opts, task = run.options, run.task
     scored = {split: score_split(run.model, run.tokenizer, task, split, opts, bf16) for split in ("dev", "test")}
     metrics = {split: m for split, m in scored.items() if m is not None}
+    warnings = []
+    if state.best_distinct_predictions == 1 and not task.multiple_choice:
+        warnings.append("the model answers the same class for every dev example: it has not learned the task "
+                        "(try more training data, more epochs or another --lr)")
+        info(f"[bold yellow]warning:[/] {warnings[-1]}")
     manifest = run.manifest.with_step(
-        run.step, **run.details, best_epoch=state.best_epoch, history=state.history, metrics=metrics,
+        run.step, **run.details, best_epoch=state.best_epoch, history=state.history, metrics=metrics, warnings=warnings,
         metrics_precision="bf16" if bf16 else "fp32", train_seconds=round(state.train_seconds, 1),
         train_examples=len(run.train_examples), parameters=count_parameters(run.model))
     save_leanformer_model(run.model, run.tokenizer, manifest, run.output_dir)
@@ -223,4 +237,4 @@ def _publish(run: Run, state: TrainState, bf16: bool, work: Path) -> dict:
     info(f"saved {run.output_dir} (best epoch {state.best_epoch}): " +
          "; ".join(f"{s} " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()) for s, m in metrics.items()))
     return {"output_dir": str(run.output_dir), "best_epoch": state.best_epoch, "metrics": metrics,
-            "train_seconds": round(state.train_seconds, 1), "history": state.history}
+            "train_seconds": round(state.train_seconds, 1), "history": state.history, "warnings": warnings}
