@@ -1,3 +1,7 @@
+import pytest
+
+from leanformer.errors import LeanformerError
+from leanformer.models import Manifest
 from leanformer.recipe import RecipeConfig, run_recipe
 from leanformer.tasks import TaskConfig
 
@@ -15,3 +19,24 @@ def test_recipe_runs_every_step_and_resumes(tiny_model, toy_dataset, tmp_path, m
     mtime = (tmp_path / "r" / "student" / "model.safetensors").stat().st_mtime_ns
     run_recipe(cfg)  # finished steps are reused, not redone
     assert (tmp_path / "r" / "student" / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+def test_student_cut_from_the_teacher_and_step_times_in_the_report(tiny_model, toy_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEANFORMER_CACHE", str(tmp_path / "cache"))
+    cfg = RecipeConfig(output_dir=str(tmp_path / "r"), task=TaskConfig(name="generic", data_dir=str(toy_dataset)),
+                       teacher_model=str(tiny_model("bert", layers=2)), student_model=None, student_layers=[0],
+                       train_limit=120, distill_limit=60, teacher_epochs=1, student_epochs=1, prune_levels=[(0.5, 0.5)],
+                       split="dev", timing_examples=5, repeats=1)
+    result = run_recipe(cfg)
+    student = Manifest.read(tmp_path / "r" / "student").lineage[-1]
+    assert student["student_layers"] == [0] and student["train_examples"] == 60
+    assert [s["step"] for s in result["recipe_steps"]][0] == "fine-tune the teacher"
+    assert result["rows"][1]["vs_teacher"] == 0 and 0 < result["majority_share"] < 1
+    report = (tmp_path / "r" / "report" / "report.md").read_text()
+    assert "| recipe step | wall time (s) |" in report and "vs teacher (pt)" in report
+
+
+def test_unknown_preset_is_a_clear_error():
+    with pytest.raises(LeanformerError, match="unknown preset 'fast'; expected one of demo, full"):
+        RecipeConfig.preset("fast")
+    assert RecipeConfig.preset("demo", output_dir="x").student_layers == [0, 2, 4]

@@ -180,11 +180,14 @@ def run_bench(cfg: BenchConfig) -> dict:
     for r, c, s in zip(ablation, cumulative, step):
         r["cumulative_speedup"], r["step_speedup"] = c, s
     for r in rows:
+        r["vs_teacher"] = r["metric"] - rows[1]["metric"]  # the teacher's own answers (dynamic length, fp32)
         r["usd_per_100m"] = usd_per_100m(r["seconds"], len(timing), price, r["cores"])
         r["queries_per_second"] = len(timing) / r["seconds"]
         if r["peer"]:
             r["cumulative_speedup"], r["step_speedup"] = rows[0]["seconds"] / r["seconds"], None
+    labels = [ex.label for ex in examples if ex.label is not None]
     result = {"task": task.name, "split": cfg.split, "metric": task.primary_metric, "accuracy_examples": len(examples),
+              "majority_share": max(labels.count(v) for v in set(labels)) / len(labels) if labels else None,
               "timing_examples": len(timing), "repeats": cfg.repeats, "price": vars(price) | {
                   "usd_per_hour_prorated": price.per_hour(physical_cores())}, "machine": machine_info(), "rows": rows}
     write_report(out, result)
