@@ -19,7 +19,7 @@ from leanformer.data.features import encode
 from leanformer.models import count_parameters, load_model
 from leanformer.tasks import task_for
 from leanformer.utils.cpu import physical_cores
-from leanformer.utils.timing import torch_latency
+from leanformer.bench.latency import torch_latency
 
 
 def main() -> None:

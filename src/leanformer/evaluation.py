@@ -6,34 +6,12 @@ import json
 import time
 from dataclasses import dataclass
 
-import numpy as np
-import torch
-
-from leanformer.data.features import collate, encode, lengths, sorted_batches
 from leanformer.errors import LeanformerError
+from leanformer.runtime.predictor import Predictor
 from leanformer.tasks import task_for
-from leanformer.utils.cpu import autocast, physical_cores
+from leanformer.utils.cpu import physical_cores
 from leanformer.utils.paths import atomic_write_text, check_output_file
 from leanformer.utils.progress import ProgressBar
-
-
-@torch.inference_mode()
-def predict_logits(model, features: list[list[dict]], pad_id: int, multiple_choice: bool,
-                   batch_size: int = 64, bf16: bool = False, description: str = "predict",
-                   show_progress: bool = True) -> np.ndarray:
-    """Logits for every example, in input order; batches are length-sorted to avoid padding."""
-    model.eval()
-    out: list[np.ndarray | None] = [None] * len(features)
-    batches = sorted_batches(lengths(features), batch_size)
-    with ProgressBar(len(features), description, enabled=show_progress) as bar:
-        for idx in batches:
-            inputs = collate([features[i] for i in idx], pad_id, multiple_choice)
-            with autocast(bf16):
-                logits = model(**inputs).logits.float().numpy()
-            for i, row in zip(idx, logits):
-                out[i] = row
-            bar.advance(len(idx))
-    return np.stack(out)
 
 
 @dataclass
@@ -43,7 +21,8 @@ class EvalConfig:
     #: evaluate on the first N examples only (quick checks)
     limit: int | None = None
     batch_size: int = 64
-    max_length: int = 128
+    #: None: the model's own input length (its manifest)
+    max_length: int | None = None
     bf16: bool = False
     #: override where the task reads its data (default: as recorded in the model's manifest)
     data_dir: str | None = None
@@ -56,8 +35,6 @@ class EvalConfig:
 
 def evaluate(cfg: EvalConfig) -> dict:
     """Task metrics on a split plus examples/s, for PyTorch or exported ONNX models; fp32 unless ``bf16``."""
-    from leanformer.runtime.predictor import Predictor  # the runtime builds on this module's helpers
-
     if cfg.predictions:
         check_output_file(cfg.predictions, [cfg.model, cfg.data_dir], cfg.overwrite)
     predictor = Predictor(cfg.model, threads=cfg.threads or physical_cores(), batch_size=cfg.batch_size,

@@ -158,3 +158,18 @@ def test_a_process_whose_worker_died_with_work_queued_still_exits(trained_toy):
         proc.kill()
         raise AssertionError("the process hung at exit on its queue")
     assert b"died with exit code -9" in out and proc.returncode == 0
+
+
+def test_concurrent_calls_on_one_predictor_each_get_their_own_results(trained_toy):
+    from concurrent.futures import ThreadPoolExecutor
+
+    examples = dev(trained_toy["data"])
+    reference = Predictor(trained_toy["onnx"], threads=1).logits(examples)
+    with MultiInstancePredictor(trained_toy["onnx"], instances=physical_cores(), threads=1, batch_size=2) as p:
+        def call(k: int):
+            order = np.random.default_rng(k).permutation(len(examples))[: 5 + k % 20]
+            return order, p.logits([examples[i] for i in order])
+
+        with ThreadPoolExecutor(8) as pool:
+            for order, got in pool.map(call, range(40)):
+                assert np.abs(got - reference[order]).max() < 1e-5

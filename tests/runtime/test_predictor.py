@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -21,3 +23,16 @@ def test_raw_texts_and_labels(trained_toy):
     assert all(abs(sum(o["probabilities"]) - 1) < 1e-5 for o in out)
     with pytest.raises(LeanformerError, match="input 0: expected a text"):
         p.predict([42])
+
+
+def test_settings_are_fixed_at_construction(trained_toy):
+    from leanformer.runtime import PredictorConfig
+
+    config = PredictorConfig(str(trained_toy["onnx"]), batch_size=4, threads=1)
+    p = Predictor(config)
+    assert p.config == config and Predictor(trained_toy["onnx"], batch_size=4, threads=1).config == config
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.config.batch_size = 8
+    examples = get_task(TaskConfig(name="generic", data_dir=str(trained_toy["data"]))).examples("dev")
+    assert np.allclose(p.logits(examples, batch_size=16), p.logits(examples), atol=1e-5)
+    assert p.config.batch_size == 4

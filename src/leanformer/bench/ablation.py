@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from transformers import AutoConfig
 
 from leanformer.bench.costs import Price, speedups, usd_per_100m
 from leanformer.bench.energy import EnergyMeter
@@ -27,6 +26,7 @@ from leanformer.bench.systems import System
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest
 from leanformer.models.anatomy import max_sequence_length
+from leanformer.models.loading import load_config
 from leanformer.quantize import export_int8
 from leanformer.runtime.tune import settings
 from leanformer.tasks import task_for
@@ -54,7 +54,8 @@ class BenchConfig:
     limit: int | None = None
     #: the baseline pads every input to this many tokens
     baseline_length: int = 512
-    max_length: int = 128
+    #: None: each model's own input length (its manifest)
+    max_length: int | None = None
     usd_per_hour: float = 0.677
     machine_cores: int = 16
     price_name: str = "Azure F16s_v2"
@@ -73,7 +74,7 @@ class RowSpec:
     instances: int = 1
     threads: int | None = None
     fixed_length: int | None = None
-    max_length: int = 128
+    max_length: int | None = None
     peer: bool = False
     torch_int8: bool = False
 
@@ -147,10 +148,10 @@ def run_bench(cfg: BenchConfig) -> dict:
     timing = examples[: cfg.timing_examples]
     work = out / "models"
     work.mkdir(parents=True, exist_ok=True)
-    student_int8 = export_int8(cfg.student, work, "student")
-    pruned_int8 = [export_int8(p, work, f"pruned{i + 1}") for i, p in enumerate(cfg.pruned)]
+    student_int8 = export_int8(cfg.student, work, "student", data_dir=cfg.data_dir)
+    pruned_int8 = [export_int8(p, work, f"pruned{i + 1}", data_dir=cfg.data_dir) for i, p in enumerate(cfg.pruned)]
     instances, threads = _best_instances(student_int8, timing, cfg)
-    baseline = min(cfg.baseline_length, max_sequence_length(AutoConfig.from_pretrained(cfg.teacher)))
+    baseline = min(cfg.baseline_length, max_sequence_length(load_config(cfg.teacher)))
     specs = [
         RowSpec(f"teacher, PyTorch fp32, padded to {baseline}", cfg.teacher, fixed_length=baseline, max_length=baseline),
         RowSpec("+ dynamic sequence length", cfg.teacher, max_length=cfg.max_length),
@@ -163,7 +164,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     ]
     if cfg.peers:
         specs.append(RowSpec("peer: teacher, ONNX Runtime stock optimizer + per-channel int8 (Optimum recipe)",
-                             export_int8(cfg.teacher, work, "teacher-standard", recipe="standard"),
+                             export_int8(cfg.teacher, work, "teacher-standard", recipe="standard", data_dir=cfg.data_dir),
                              max_length=cfg.max_length, peer=True))
         specs.append(RowSpec("peer: student, PyTorch dynamic int8 (torchao)", cfg.student, max_length=cfg.max_length,
                              peer=True, torch_int8=True))

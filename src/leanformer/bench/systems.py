@@ -19,10 +19,10 @@ class System:
     """A predictor (single process or a pool of pinned workers) and the cores it occupies."""
 
     def __init__(self, model_dir: str, threads: int | None = None, instances: int = 1, fixed_length: int | None = None,
-                 max_length: int = 128, torch_int8: bool = False):
+                 max_length: int | None = None, torch_int8: bool = False):
         if instances > 1:
-            self.runner = MultiInstancePredictor(model_dir, instances, threads or 1, batch_size=1, sort_by_length=False,
-                                                 max_length=max_length)
+            self.runner = MultiInstancePredictor(model_dir, instances, threads=threads or 1, batch_size=1,
+                                                 sort_by_length=False, max_length=max_length)
         else:
             self.runner = Predictor(model_dir, threads=threads, batch_size=1, sort_by_length=False,
                                     max_length=max_length, fixed_length=fixed_length, torch_int8=torch_int8)
@@ -32,12 +32,8 @@ class System:
         return self.runner.inputs.features(examples)
 
     def logits(self, features: list, progress=None) -> np.ndarray:
-        inputs = self.runner.inputs
-        inputs.batch_size, inputs.sort_by_length = ACCURACY_BATCH, True
-        try:
-            return self.runner.run_features(features, progress)
-        finally:
-            inputs.batch_size, inputs.sort_by_length = 1, False
+        """The accuracy pass: length-sorted batches (the timed pass uses the configured single queries)."""
+        return self.runner.run_features(features, progress, batch_size=ACCURACY_BATCH, sort_by_length=True)
 
     def timed_pass(self, features: list) -> np.ndarray:
         return self.runner.run_features(features)

@@ -137,7 +137,7 @@ def evaluate(
     split: Annotated[str, typer.Option(help="train, dev or test.")] = "dev",
     limit: Annotated[Optional[int], typer.Option(help="Only the first N examples.")] = None,
     batch_size: int = 64,
-    max_length: int = 128,
+    max_length: Annotated[Optional[int], typer.Option(help="Truncate inputs to this many tokens (default: the length the model was trained at).")] = None,
     bf16: Annotated[bool, typer.Option("--bf16/--fp32", help="Numerics for inference.")] = False,
     data_dir: DataDirOpt = None,
     threads: Annotated[Optional[int], typer.Option(help="Intra-op threads (default: physical cores).")] = None,

@@ -23,7 +23,7 @@ _HELP = {
     "weight_decay": (float, "AdamW weight decay (not on biases and LayerNorm)."),
     "warmup_ratio": (float, "Fraction of steps spent warming up the learning rate."),
     "max_grad_norm": (float, "Clip gradients to this norm."),
-    "max_length": (int, "Truncate inputs to this many tokens."),
+    "max_length": (Optional[int], "Truncate inputs to this many tokens (default: the input model's own, else 128)."),
     "seed": (int, "Seed for initialisation, data order and dropout."),
     "train_limit": (Optional[int], "Train on a random subset of this many examples."),
     "eval_limit": (Optional[int], "Evaluate on the first N dev/test examples only."),

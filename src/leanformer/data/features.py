@@ -6,10 +6,12 @@ same batch, is most of the cost saving of short inputs; it matters for training 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 import torch
 
-from leanformer.tasks.base import Example
+from leanformer.data.example import Example
 
 ENCODE_CHUNK = 1024
 
@@ -73,7 +75,30 @@ def length_grouped_batches(lens: np.ndarray, batch_size: int, seed: int, epoch: 
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def sorted_batches(lens: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Batches of nearly equal length for inference; callers restore input order by index."""
-    order = np.argsort(-lens, kind="stable")
+def sorted_batches(lens: np.ndarray, batch_size: int, sort: bool = True) -> list[np.ndarray]:
+    """Batches for inference, of nearly equal length unless ``sort`` is off; callers restore input order by index."""
+    order = np.argsort(-lens, kind="stable") if sort else np.arange(len(lens))
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def in_input_order(count: int, batches: list[np.ndarray], results: Iterable[tuple[int, np.ndarray]]) -> np.ndarray:
+    """Stack per-batch results (``(batch index, rows)`` in any order) back into input order."""
+    out: list = [None] * count
+    for b, rows in results:
+        for i, row in zip(batches[b], rows):
+            out[i] = row
+    return np.stack(out)
+
+
+def run_batches(features: list[list[dict]], batches: list[np.ndarray],
+                run_batch: Callable[[list[list[dict]]], np.ndarray],
+                progress: Callable[[int], object] | None = None) -> np.ndarray:
+    """The one batched-inference loop: ``run_batch`` over each batch of indices, results in input order."""
+
+    def results():
+        for b, idx in enumerate(batches):
+            yield b, run_batch([features[i] for i in idx])
+            if progress is not None:
+                progress(len(idx))
+
+    return in_input_order(len(features), batches, results())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -96,6 +96,7 @@ def distill(cfg: DistillConfig) -> dict:
     bf16 = begin(cfg)
     check_output(cfg.output_dir, [cfg.teacher, cfg.student, cfg.data_dir], cfg.overwrite)
     teacher, t_tok, t_manifest = load_model(cfg.teacher)
+    cfg = replace(cfg, max_length=t_manifest.input_length(cfg.max_length))  # the student reads what the teacher read
     task = task_for(t_manifest.task, cfg.data_dir)
     train_examples = task.read_for_training(cfg.train_limit, cfg.seed)
     student, s_tok, base_manifest = build_student(task, cfg.teacher, cfg.student, cfg.student_layers, cfg.relu)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from leanformer.evaluation import predict_logits
+from leanformer.models.inference import predict_logits
 from leanformer.tasks import Example
 from leanformer.data.features import encode
 from leanformer.utils.fetch import sha256_of

@@ -17,7 +17,7 @@ from leanformer.export.graph import optimize_graph
 from leanformer.models import load_model
 from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
 from leanformer.runtime.session import make_session, session_inputs
-from leanformer.tasks import task_for
+from leanformer.tasks import Example, task_for
 from leanformer.utils.paths import atomic_dir, check_output
 from leanformer.utils.progress import info
 
@@ -36,7 +36,8 @@ class ExportConfig:
     parity_examples: int = 32
     #: largest allowed |logit difference| between ONNX Runtime and PyTorch (fp32)
     tolerance: float = 1e-3
-    max_length: int = 128
+    #: None: the model's own input length (its manifest)
+    max_length: int | None = None
     data_dir: str | None = None
     #: "leanformer" (graph prepared so attention fuses) or "standard" (plain export and ONNX Runtime's
     #: optimizer as-is: what a user gets from the stock tools, kept as the benchmark's peer)
@@ -67,12 +68,12 @@ def _sample(model, tokenizer, manifest, cfg: ExportConfig) -> list[list[dict]]:
     """Real dev inputs for tracing and parity when the task's data is at hand, else fixed sentences."""
     try:
         examples = task_for(manifest.task, cfg.data_dir).examples("dev")[: cfg.parity_examples]
-    except LeanformerError:
-        from leanformer.tasks import Example
+    except LeanformerError as e:
+        info(f"export: no dev data for the parity check ({e}); using fixed sentences instead (pass --data-dir)")
         texts = ["The quick brown fox jumps over the lazy dog.", "A short one.", "Is this supported by the evidence?"]
         n_pairs = 2 if manifest.multiple_choice else 1
         examples = [Example(str(i), tuple((t, texts[(i + 1) % 3]) for _ in range(n_pairs))) for i, t in enumerate(texts)]
-    return encode(examples, tokenizer, cfg.max_length)
+    return encode(examples, tokenizer, manifest.input_length(cfg.max_length))
 
 
 def _heads_and_width(model) -> tuple[int, int]:

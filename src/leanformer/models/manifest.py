@@ -18,6 +18,8 @@ from leanformer.utils.paths import atomic_dir, atomic_write_text
 
 MANIFEST = "leanformer.json"
 FORMAT_VERSION = 1
+#: inputs are truncated to this many tokens unless the model or the caller says otherwise
+DEFAULT_MAX_LENGTH = 128
 
 
 @dataclass
@@ -30,6 +32,8 @@ class Manifest:
     structure: dict | None = None
     #: for ONNX models: file, precision, applied fusions, chosen operator variants, tuned instances
     runtime: dict | None = None
+    #: the input length (tokens) the model was trained at: every later step truncates there by default
+    max_length: int | None = None
     format_version: int = FORMAT_VERSION
     leanformer_version: str = __version__
 
@@ -66,6 +70,10 @@ class Manifest:
             raise LeanformerError(f"{path}: field 'runtime.file' must name a file inside the model directory, "
                                   f"got {graph!r}")
         return manifest
+
+    def input_length(self, requested: int | None = None) -> int:
+        """The truncation length to use: the caller's, else the model's own, else the default."""
+        return requested or self.max_length or DEFAULT_MAX_LENGTH
 
     @property
     def onnx_file(self) -> str | None:

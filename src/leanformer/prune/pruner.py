@@ -108,6 +108,7 @@ def prune(cfg: PruneConfig) -> dict:
     bf16 = begin(cfg)
     check_output(cfg.output_dir, [cfg.model, cfg.teacher, cfg.data_dir], cfg.overwrite)
     model, tokenizer, manifest = load_model(cfg.model)
+    cfg = dataclasses.replace(cfg, max_length=manifest.input_length(cfg.max_length))
     task = task_for(manifest.task, cfg.data_dir)
     heads, ffn = targets(model, cfg)
     scores = importance(model, tokenizer, task, cfg, bf16)

@@ -29,7 +29,7 @@ from leanformer.utils.cpu import physical_cores
 from leanformer.utils.paths import atomic_write_text, prepare_output_dir
 from leanformer.utils.plots import labelled_scatter
 from leanformer.utils.progress import info
-from leanformer.utils.timing import predictor_latency, torch_latency
+from leanformer.bench.latency import predictor_latency, torch_latency
 
 DEFAULT_TARGETS = [(1.0, 0.5), (0.75, 0.75), (0.5, 0.5), (0.5, 0.25), (0.25, 0.25)]
 
@@ -48,7 +48,7 @@ def _row(name: str, model_dir: Path | str, task, cfg: SweepConfig, metrics: dict
     model, tokenizer, _ = load_model(model_dir)
     latency = torch_latency(model, encode(examples, tokenizer, cfg.max_length), tokenizer.pad_token_id,
                             task.multiple_choice)
-    int8 = export_int8(str(model_dir), Path(cfg.output_dir) / "onnx", name)
+    int8 = export_int8(str(model_dir), Path(cfg.output_dir) / "onnx", name, data_dir=cfg.data_dir)
     predictor = Predictor(int8, threads=cfg.threads or physical_cores(), sort_by_length=False, max_length=cfg.max_length)
     structure = current_structure(model)
     return {"model": name, "heads": structure["heads_per_layer"][0], "ffn": structure["ffn_per_layer"][0],
@@ -61,6 +61,7 @@ def sweep(cfg: SweepConfig) -> dict:
     """Prune to each target, re-distil, time and score; write ``sweep.md``, ``.csv``, ``.json`` and ``.png``."""
     bf16 = begin(cfg)
     model, tokenizer, manifest = load_model(cfg.model)
+    cfg = replace(cfg, max_length=manifest.input_length(cfg.max_length))
     task = task_for(manifest.task, cfg.data_dir)
     resolved = [targets(model, _with(cfg, h, f)) for h, f in cfg.targets]  # validate every target up front
     # a rerun continues: finished targets are reused

@@ -21,6 +21,7 @@ from leanformer.data.features import collate, encode
 from leanformer.errors import LeanformerError
 from leanformer.export import ExportConfig, export_model
 from leanformer.models import Manifest
+from leanformer.models.loading import load_tokenizer
 from leanformer.runtime.onnx_model import read_onnx_model, with_runtime, write_onnx_model
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import task_for
@@ -50,7 +51,8 @@ class QuantizeConfig:
     #: dev examples timed one by one per variant when choosing
     timing_examples: int = 64
     threads: int | None = None
-    max_length: int = 128
+    #: None: the model's own input length (its manifest)
+    max_length: int | None = None
     data_dir: str | None = None
     #: replace an earlier leanformer output at ``output_dir`` (never a directory holding anything else)
     overwrite: bool = False
@@ -91,11 +93,9 @@ def quantize_file(source: Path, target: Path, variant: str, exclude: list[str]) 
 
 
 def _timing_inputs(model_dir: str, manifest, cfg: QuantizeConfig) -> list[dict]:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     examples = task_for(manifest.task, cfg.data_dir).examples("dev")[: cfg.timing_examples]
-    features = encode(examples, tokenizer, cfg.max_length)
+    features = encode(examples, tokenizer, manifest.input_length(cfg.max_length))
     return [{k: v.numpy() for k, v in collate([f], tokenizer.pad_token_id, manifest.multiple_choice).items()}
             for f in features]
 
@@ -131,10 +131,13 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
     return {"output_dir": cfg.output_dir, "variant": best, "median_ms_by_variant": timings, "excluded_nodes": exclude}
 
 
-def export_int8(model: str, work: Path, name: str, recipe: str = "leanformer") -> str:
-    """Export a PyTorch leanformer model and quantize it into ``work/<name>-{fp32,int8}``, once (kept between runs)."""
+def export_int8(model: str, work: Path, name: str, recipe: str = "leanformer", data_dir: str | None = None) -> str:
+    """Export a PyTorch leanformer model and quantize it into ``work/<name>-{fp32,int8}``, once (kept between runs).
+
+    ``data_dir`` is the caller's: the parity check and the variant timing read the same data as the caller.
+    """
     fp32, int8 = work / f"{name}-fp32", work / f"{name}-int8"
     if Manifest.read(int8) is None:
-        export_model(ExportConfig(model=model, output_dir=str(fp32), recipe=recipe, overwrite=True))
-        quantize_model(QuantizeConfig(model=str(fp32), output_dir=str(int8), overwrite=True))
+        export_model(ExportConfig(model=model, output_dir=str(fp32), recipe=recipe, data_dir=data_dir, overwrite=True))
+        quantize_model(QuantizeConfig(model=str(fp32), output_dir=str(int8), data_dir=data_dir, overwrite=True))
     return str(int8)

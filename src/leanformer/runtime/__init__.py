@@ -1,5 +1,6 @@
 """Serving-side inference: ONNX Runtime sessions, the Predictor, multi-instance workers."""
 
-from leanformer.runtime.predictor import Predictor
+from leanformer.runtime.multi_instance import MultiInstancePredictor
+from leanformer.runtime.predictor import Predictor, PredictorConfig
 
-__all__ = ["Predictor"]
+__all__ = ["MultiInstancePredictor", "Predictor", "PredictorConfig"]

@@ -33,7 +33,8 @@ class PredictConfig:
     #: worker processes; default: the manifest's tuned setting, else 1
     instances: int | None = None
     threads: int | None = None
-    max_length: int = 128
+    #: None: the model's own input length (its manifest)
+    max_length: int | None = None
     show_progress: bool = True
     #: replace an existing output file
     overwrite: bool = False
@@ -54,11 +55,12 @@ def predict_file(cfg: PredictConfig) -> dict:
     start = time.perf_counter()
     with ProgressBar(len(examples), "predict", enabled=cfg.show_progress) as bar:
         if instances > 1:
-            with MultiInstancePredictor(cfg.model, instances, threads or 1, cfg.batch_size, cfg.sort_by_length,
-                                        cfg.max_length) as p:
+            with MultiInstancePredictor(cfg.model, instances, threads=threads or 1, batch_size=cfg.batch_size,
+                                        sort_by_length=cfg.sort_by_length, max_length=cfg.max_length) as p:
                 logits = p.logits(examples, progress=bar.advance)
         else:
-            logits = Predictor(cfg.model, threads, cfg.batch_size, cfg.sort_by_length, cfg.max_length).logits(
+            logits = Predictor(cfg.model, threads=threads, batch_size=cfg.batch_size, sort_by_length=cfg.sort_by_length,
+                               max_length=cfg.max_length).logits(
                 examples, progress=bar.advance)
     seconds = time.perf_counter() - start
     if cfg.output.endswith(".csv"):

@@ -10,16 +10,20 @@ dies.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import multiprocessing as mp
 import os
 import queue
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from leanformer.errors import LeanformerError
-from leanformer.runtime.predictor import Inputs, Predictor, gather, labelled
+from leanformer.data.features import in_input_order
+from leanformer.runtime.predictor import Inputs, Predictor, PredictorConfig, labelled, predictor_config
 from leanformer.utils.cpu import core_cpus
 
 POLL_SECONDS = 0.5
@@ -46,10 +50,10 @@ def _next_job(inbox, parent: int):
                 os._exit(0)  # orphaned: nobody will read our answers
 
 
-def _worker(model_dir: str, cpus: list[int], threads: int, max_length: int, inbox, outbox, parent: int) -> None:
+def _worker(config: PredictorConfig, cpus: list[int], inbox, outbox, parent: int) -> None:
     os.sched_setaffinity(0, cpus)
     try:
-        predictor = Predictor(model_dir, threads=threads, max_length=max_length)
+        predictor = Predictor(config)
     except Exception as e:  # report, then exit: the parent turns it into an error
         outbox.put(("failed", None, f"{type(e).__name__}: {e}"))
         return
@@ -59,68 +63,113 @@ def _worker(model_dir: str, cpus: list[int], threads: int, max_length: int, inbo
         try:
             outbox.put(("ok", batch_id, predictor.run_batch(features)))
         except Exception as e:
-            outbox.put(("failed", batch_id, f"{type(e).__name__}: {e}"))
+            outbox.put(("failed", batch_id, f"inference failed in a worker: {type(e).__name__}: {e}"))
 
 
 class MultiInstancePredictor:
-    """Like :class:`Predictor`, spread over pinned worker processes. Use as a context manager."""
+    """Like :class:`Predictor`, spread over pinned worker processes. Use as a context manager.
 
-    def __init__(self, model_dir: str | Path, instances: int, threads: int = 1, batch_size: int = 1,
-                 sort_by_length: bool = True, max_length: int = 128, start_timeout: float = 300.0):
-        self.groups = core_groups(instances, threads)
-        self.inputs = Inputs(str(model_dir), batch_size, sort_by_length, max_length)  # workers only run the model
+    Safe to share between threads: every batch gets an id unique to this predictor, and one router
+    thread hands each answer to the call that sent the batch.
+    """
+
+    def __init__(self, config: PredictorConfig | str | Path, instances: int, start_timeout: float = 300.0,
+                 **settings):
+        self.config = predictor_config(config, settings)
+        self.groups = core_groups(instances, self.config.threads or 1)
+        self.inputs = Inputs(self.config)  # workers only run the model
         context = mp.get_context("spawn")  # forking a process with live thread pools is unsafe
         self.inbox, self.outbox = context.Queue(), context.Queue()
-        self.workers = [context.Process(target=_worker, args=(str(model_dir), cpus, threads, max_length, self.inbox,
-                                                              self.outbox, os.getpid()), daemon=True)
-                        for cpus in self.groups]
-        self.closed = False
+        worker_config = dataclasses.replace(self.config, threads=self.config.threads or 1)
+        self.workers = [context.Process(target=_worker, args=(worker_config, cpus, self.inbox, self.outbox, os.getpid()),
+                                        daemon=True) for cpus in self.groups]
+        self.closed, self._error = False, None
+        self._ids = itertools.count()
+        self._waiting: dict[int, queue.SimpleQueue] = {}
+        self._lock = threading.Lock()
         for w in self.workers:
             w.start()
+        self._await_ready(time.monotonic() + start_timeout)
+        self._router = threading.Thread(target=self._route, name="leanformer-router", daemon=True)
+        self._router.start()
+
+    def _dead_worker(self) -> str | None:
+        for i, w in enumerate(self.workers):
+            if not w.is_alive():
+                return f"inference worker {i} (pid {w.pid}) died with exit code {w.exitcode}"
+        return None
+
+    def _await_ready(self, deadline: float) -> None:
         ready = 0
-        deadline = time.monotonic() + start_timeout
         while ready < len(self.workers):
-            kind, _, detail = self._next(deadline)
+            try:
+                kind, _, detail = self.outbox.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                problem = self._dead_worker() or (
+                    "inference workers did not start in time" if time.monotonic() > deadline else None)
+                if problem:
+                    self.close(failed=True)
+                    raise LeanformerError(problem) from None
+                continue
             if kind == "failed":
                 self.close(failed=True)
                 raise LeanformerError(f"an inference worker could not start: {detail}")
             ready += 1
 
-    def _next(self, deadline: float | None = None):
-        """The next message from a worker; raises if a worker has died or the deadline passed."""
-        while True:
+    def _route(self) -> None:
+        """The one reader of the workers' answers; a dead worker fails every call still waiting."""
+        while not self.closed:
             try:
-                return self.outbox.get(timeout=POLL_SECONDS)
+                kind, batch_id, payload = self.outbox.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                for i, w in enumerate(self.workers):
-                    if not w.is_alive():
-                        self.close(failed=True)
-                        raise LeanformerError(f"inference worker {i} (pid {w.pid}) died with exit code {w.exitcode}")
-                if deadline is not None and time.monotonic() > deadline:
-                    self.close(failed=True)
-                    raise LeanformerError("inference workers did not answer in time")
+                problem = None if self.closed else self._dead_worker()
+                if problem:
+                    self._fail(problem)
+                    return
+                continue
+            except (OSError, EOFError, ValueError):  # the queue was closed under us
+                return
+            with self._lock:
+                box = self._waiting.pop(batch_id, None)
+            if box is not None:
+                box.put((kind, batch_id, payload))
 
-    def logits(self, inputs: list, progress=None) -> np.ndarray:
+    def _fail(self, message: str) -> None:
+        with self._lock:
+            self._error = message
+            boxes, self._waiting = list(self._waiting.values()), {}
+        for box in boxes:
+            box.put(("failed", None, message))
+
+    def logits(self, inputs: list, progress=None, batch_size: int | None = None) -> np.ndarray:
         """Logits in input order, whichever worker ran which batch."""
-        return self.run_features(self.inputs.features(inputs), progress)
+        return self.run_features(self.inputs.features(inputs), progress, batch_size)
 
-    def run_features(self, features: list[list[dict]], progress=None) -> np.ndarray:
+    def run_features(self, features: list[list[dict]], progress=None, batch_size: int | None = None,
+                     sort_by_length: bool | None = None) -> np.ndarray:
         """Logits for already tokenised inputs, in their order."""
-        batches = self.inputs.batches(features)
-        for batch_id, idx in enumerate(batches):
+        batches = self.inputs.batches(features, batch_size, sort_by_length)
+        box: queue.SimpleQueue = queue.SimpleQueue()
+        with self._lock:
+            if self._error is not None:
+                raise LeanformerError(self._error)
+            ids = [next(self._ids) for _ in batches]
+            self._waiting.update((batch_id, box) for batch_id in ids)
+        position = {batch_id: b for b, batch_id in enumerate(ids)}
+        for batch_id, idx in zip(ids, batches):
             self.inbox.put((batch_id, [features[i] for i in idx]))
 
         def results():
             for _ in batches:
-                kind, batch_id, payload = self._next()
+                kind, batch_id, payload = box.get()
                 if kind == "failed":
                     self.close(failed=True)
-                    raise LeanformerError(f"inference failed in a worker: {payload}")
-                yield batch_id, payload
+                    raise LeanformerError(payload)
+                yield position[batch_id], payload
                 if progress is not None:
-                    progress(len(batches[batch_id]))
+                    progress(len(batches[position[batch_id]]))
 
-        return gather(features, batches, results())
+        return in_input_order(len(features), batches, results())
 
     def predict(self, inputs: list) -> list[dict]:
         return labelled(self.logits(inputs), self.inputs.manifest)
@@ -131,9 +180,11 @@ class MultiInstancePredictor:
         After a failure the inbox may hold batches no worker will read; its feeder thread would block
         the process's exit on a full pipe, so both queues are abandoned rather than flushed.
         """
-        if self.closed:
-            return
-        self.closed = True
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+        self._fail("the multi-instance predictor was closed")  # wakes any call still waiting
         if not failed:
             for w in self.workers:
                 if w.is_alive():

@@ -6,12 +6,14 @@ so the two can be compared like for like.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from leanformer.data.features import collate, encode, lengths, sorted_batches
+from leanformer.data.features import collate, encode, lengths, run_batches, sorted_batches
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, load_model
 from leanformer.models.loading import load_tokenizer
@@ -69,74 +71,82 @@ def as_examples(inputs: list) -> list[Example]:
     return examples
 
 
+@dataclass(frozen=True)
+class PredictorConfig:
+    """How a model is run; fixed when a predictor is built, so one predictor can be shared between threads."""
+
+    #: leanformer model directory (ONNX if exported, else PyTorch)
+    model: str
+    #: intra-op threads (per worker, for a multi-instance predictor); None: physical cores (1 per worker)
+    threads: int | None = None
+    batch_size: int = 1
+    #: batch inputs of similar length together (callers still get input order)
+    sort_by_length: bool = True
+    #: truncation; None: the length the model was trained at
+    max_length: int | None = None
+    provider: str | None = None
+    #: pad every batch to this length (the fixed-shape baseline) instead of its own longest input
+    fixed_length: int | None = None
+    torch_int8: bool = False
+    bf16: bool = False
+
+
+def predictor_config(config: PredictorConfig | str | Path, settings: dict) -> PredictorConfig:
+    """A config as given, or built from a model directory and keyword settings (the short form)."""
+    if isinstance(config, PredictorConfig):
+        return dataclasses.replace(config, **settings)
+    return PredictorConfig(model=str(config), **settings)
+
+
 class Inputs:
-    """Tokenising and batching for one model directory, shared by every predictor.
+    """Tokenising and batching for one model directory, shared by every predictor."""
 
-    ``sort_by_length`` groups inputs of similar length into a batch (much less padding for offline
-    jobs); callers put results back in input order by index.
-    """
-
-    def __init__(self, model_dir: str, batch_size: int = 1, sort_by_length: bool = True, max_length: int = 128,
-                 fixed_length: int | None = None):
-        self.manifest = Manifest.read(model_dir)
+    def __init__(self, config: PredictorConfig):
+        self.config = config
+        self.manifest = Manifest.read(config.model)
         if self.manifest is None:
-            raise LeanformerError(f"{model_dir}: not a leanformer model (no leanformer.json)")
-        self.tokenizer = load_tokenizer(model_dir)
-        self.batch_size, self.sort_by_length, self.max_length = batch_size, sort_by_length, max_length
-        #: pad every batch to this length (the fixed-shape baseline) instead of its own longest input
-        self.fixed_length = fixed_length
+            raise LeanformerError(f"{config.model}: not a leanformer model (no leanformer.json)")
+        self.tokenizer = load_tokenizer(config.model)
+        self.max_length = self.manifest.input_length(config.max_length)
 
     def features(self, inputs: list) -> list[list[dict]]:
         return encode(as_examples(inputs), self.tokenizer, self.max_length)
 
-    def batches(self, features: list[list[dict]]) -> list[np.ndarray]:
-        if self.sort_by_length:
-            return sorted_batches(lengths(features), self.batch_size)
-        return [np.arange(i, min(i + self.batch_size, len(features))) for i in range(0, len(features), self.batch_size)]
+    def batches(self, features: list[list[dict]], batch_size: int | None = None,
+                sort_by_length: bool | None = None) -> list[np.ndarray]:
+        """The configured batching, or a call's own (an accuracy pass and a timed pass on one predictor)."""
+        sort = self.config.sort_by_length if sort_by_length is None else sort_by_length
+        return sorted_batches(lengths(features), batch_size or self.config.batch_size, sort)
 
     def collate(self, features: list[list[dict]]) -> dict[str, torch.Tensor]:
-        return collate(features, self.tokenizer.pad_token_id, self.manifest.multiple_choice, self.fixed_length)
-
-
-def gather(features: list, batches: list[np.ndarray], results) -> np.ndarray:
-    """Stack per-batch results (an iterable of ``(batch_index, logits)``) back into input order."""
-    out: list = [None] * len(features)
-    for b, logits in results:
-        for i, row in zip(batches[b], logits):
-            out[i] = row
-    return np.stack(out)
+        return collate(features, self.tokenizer.pad_token_id, self.manifest.multiple_choice, self.config.fixed_length)
 
 
 class Predictor:
-    """Predictions for a leanformer model directory, ONNX (if exported) or PyTorch."""
+    """Predictions for a leanformer model directory, ONNX (if exported) or PyTorch.
 
-    def __init__(self, model_dir: str | Path, threads: int | None = None, batch_size: int = 1,
-                 sort_by_length: bool = True, max_length: int = 128, provider: str | None = None,
-                 fixed_length: int | None = None, torch_int8: bool = False, bf16: bool = False):
-        model_dir = str(model_dir)
-        self.inputs = Inputs(model_dir, batch_size, sort_by_length, max_length, fixed_length)
+    ``Predictor(PredictorConfig(...))``, or ``Predictor(model_dir, batch_size=8, ...)`` for short.
+    """
+
+    def __init__(self, config: PredictorConfig | str | Path, **settings):
+        self.config = predictor_config(config, settings)
+        self.inputs = Inputs(self.config)
         self.manifest = self.inputs.manifest
-        self.backend = (OnnxBackend(model_dir, threads, provider) if self.manifest.onnx_file
-                        else TorchBackend(model_dir, threads, torch_int8, bf16))
+        c = self.config
+        self.backend = (OnnxBackend(c.model, c.threads, c.provider) if self.manifest.onnx_file
+                        else TorchBackend(c.model, c.threads, c.torch_int8, c.bf16))
 
     def run_batch(self, features: list[list[dict]]) -> np.ndarray:
         return self.backend(self.inputs.collate(features))
 
-    def logits(self, inputs: list, progress=None) -> np.ndarray:
+    def logits(self, inputs: list, progress=None, batch_size: int | None = None) -> np.ndarray:
         """Logits in input order."""
-        return self.run_features(self.inputs.features(inputs), progress)
+        return self.run_features(self.inputs.features(inputs), progress, batch_size)
 
-    def run_features(self, features: list[list[dict]], progress=None) -> np.ndarray:
+    def run_features(self, features: list[list[dict]], progress=None, batch_size: int | None = None,
+                     sort_by_length: bool | None = None) -> np.ndarray:
         """Logits for already tokenised inputs, in their order."""
-        batches = self.inputs.batches(features)
-
-        def run():
-            for b, idx in enumerate(batches):
-                yield b, self.run_batch([features[i] for i in idx])
-                if progress is not None:
-                    progress(len(idx))
-
-        return gather(features, batches, run())
+        return run_batches(features, self.inputs.batches(features, batch_size, sort_by_length), self.run_batch, progress)
 
     def predict(self, inputs: list) -> list[dict]:
         """``{"label", "probabilities"}`` per input, in input order."""

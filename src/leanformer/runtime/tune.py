@@ -22,7 +22,8 @@ class TuneConfig:
     batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 32])
     #: write the best setting into the model's manifest, so `predict` uses it by default
     save: bool = True
-    max_length: int = 128
+    #: None: the model's own input length (its manifest)
+    max_length: int | None = None
     data_dir: str | None = None
 
 
@@ -37,12 +38,11 @@ def tune_instances(cfg: TuneConfig) -> dict:
     rows = []
     for instances, threads in settings(physical_cores()):
         # one pool per (instances, threads): workers run whatever batches they are given
-        with MultiInstancePredictor(cfg.model, instances, threads, max_length=cfg.max_length) as p:
+        with MultiInstancePredictor(cfg.model, instances, threads=threads, max_length=cfg.max_length) as p:
             for batch_size in cfg.batch_sizes:
-                p.inputs.batch_size = batch_size
-                p.logits(inputs[: min(len(inputs), 32)])  # warm-up
+                p.logits(inputs[: min(len(inputs), 32)], batch_size=batch_size)  # warm-up
                 start = time.perf_counter()
-                p.logits(inputs)
+                p.logits(inputs, batch_size=batch_size)
                 rate = round(len(inputs) / (time.perf_counter() - start), 2)
                 rows.append({"instances": instances, "threads": threads, "batch_size": batch_size,
                              "examples_per_second": rate})

@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from leanformer.data.example import Example
 from leanformer.errors import DataError, LeanformerError
 
 SPLITS = ("train", "dev", "test")
-
-
-@dataclass(frozen=True)
-class Example:
-    """One model decision.
-
-    ``pairs`` holds one ``(text, text_pair)`` for classification and one per choice for multiple
-    choice. ``group`` ties together examples scored jointly (a MultiRC question's answers, a
-    ReCoRD query's candidate entities); ``meta`` keeps what submissions and metrics need.
-    """
-
-    uid: str
-    pairs: tuple[tuple[str, str | None], ...]
-    label: int | None = None
-    group: str | None = None
-    meta: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass

@@ -24,8 +24,8 @@ from safetensors.torch import load_model, save_model
 from transformers import get_linear_schedule_with_warmup
 
 from leanformer.errors import LeanformerError
-from leanformer.evaluation import predict_logits
 from leanformer.models import Manifest, count_parameters, save_model as save_leanformer_model
+from leanformer.models.inference import predict_logits
 from leanformer.tasks import Example, Task
 from leanformer.data.features import collate, encode, length_grouped_batches, lengths
 from leanformer.training.options import TrainOptions, resolve_defaults
@@ -129,9 +129,10 @@ def fit(run: Run) -> dict:
     """Train, keep the best epoch by the task's primary dev metric, score it, and publish it."""
     config = run.model.config
     run.options = resolve_defaults(run.options, getattr(config, "hidden_size", None) or getattr(config, "dim", 768),
-                                   len(run.train_examples))
+                                   len(run.train_examples), run.manifest.input_length())
     run.details = {**run.details, "config": {**run.details.get("config", {}), "epochs": run.options.epochs,
-                                             "learning_rate": run.options.learning_rate}}
+                                             "learning_rate": run.options.learning_rate,
+                                             "max_length": run.options.max_length}}
     opts, task, model = run.options, run.task, run.model
     bf16 = use_bf16(opts)
     pad_id = run.tokenizer.pad_token_id
@@ -228,7 +229,7 @@ def _publish(run: Run, state: TrainState, bf16: bool, work: Path) -> dict:
         warnings.append("the model answers the same class for every dev example: it has not learned the task "
                         "(try more training data, more epochs or another --lr)")
         info(f"[bold yellow]warning:[/] {warnings[-1]}")
-    manifest = run.manifest.with_step(
+    manifest = dataclasses.replace(run.manifest, max_length=opts.max_length).with_step(
         run.step, **run.details, best_epoch=state.best_epoch, history=state.history, metrics=metrics, warnings=warnings,
         metrics_precision="bf16" if bf16 else "fp32", train_seconds=round(state.train_seconds, 1),
         train_examples=len(run.train_examples), parameters=count_parameters(run.model))

@@ -16,7 +16,8 @@ class TrainOptions:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     max_grad_norm: float = 1.0
-    max_length: int = 128
+    #: None: the input model's own (its manifest), else 128
+    max_length: int | None = None
     seed: int = 42
     #: bf16 autocast; None = on where the CPU supports bf16 natively
     bf16: bool | None = None
@@ -43,8 +44,8 @@ LEARNING_RATES = ((384, 1e-4), (512, 5e-5), (768, 3e-5))
 SMALL_TRAINING_SET = 2000
 
 
-def resolve_defaults(options: TrainOptions, hidden_size: int, train_examples: int) -> TrainOptions:
-    """A copy with the epochs and learning rate left open filled in for this model and data size."""
+def resolve_defaults(options: TrainOptions, hidden_size: int, train_examples: int, max_length: int) -> TrainOptions:
+    """A copy with the epochs, learning rate and input length left open filled in for this model and data."""
     epochs = options.epochs or (10 if train_examples < SMALL_TRAINING_SET else 3)
     rate = options.learning_rate or next((lr for width, lr in LEARNING_RATES if hidden_size <= width), 1e-5)
-    return dataclasses.replace(options, epochs=epochs, learning_rate=rate)
+    return dataclasses.replace(options, epochs=epochs, learning_rate=rate, max_length=options.max_length or max_length)

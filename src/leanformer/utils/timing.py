@@ -6,10 +6,6 @@ import statistics
 import time
 from collections.abc import Callable
 
-import torch
-
-from leanformer.data.features import collate
-
 
 def time_queries(run_one: Callable[[int], object], n: int, warmup: int = 10, repeats: int = 1) -> dict:
     """Call ``run_one(i)`` for every query ``i < n``, ``repeats`` times after ``warmup`` untimed calls.
@@ -30,18 +26,3 @@ def time_queries(run_one: Callable[[int], object], n: int, warmup: int = 10, rep
     ordered = sorted(medians)
     return {"queries": n, "median_ms": 1000 * statistics.median(medians),
             "p90_ms": 1000 * ordered[min(n - 1, int(0.9 * n))], "total_s": sum(medians)}
-
-
-@torch.inference_mode()
-def torch_latency(model: torch.nn.Module, features: list[list[dict]], pad_id: int, multiple_choice: bool,
-                  warmup: int = 10, repeats: int = 1) -> dict:
-    """Single-query latency of a PyTorch model on pre-tokenised examples (no padding: batch of one)."""
-    model.eval()
-    inputs = [collate([f], pad_id, multiple_choice) for f in features]
-    return time_queries(lambda i: model(**inputs[i]), len(inputs), warmup, repeats)
-
-
-def predictor_latency(predictor, examples: list, warmup: int = 10, repeats: int = 1) -> dict:
-    """Single-query latency of a ``leanformer.runtime.Predictor`` (ONNX Runtime or PyTorch) on task examples."""
-    features = predictor.inputs.features(examples)
-    return time_queries(lambda i: predictor.run_batch([features[i]]), len(features), warmup, repeats)
