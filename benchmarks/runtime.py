@@ -47,11 +47,11 @@ def main() -> None:
     timing = examples[: args.timing_examples]
     threads, fixed = physical_cores(), args.fixed_length
     specs = [
-        RowSpec(f"PyTorch fp32, padded to {fixed}", args.model, threads=threads, fixed_length=fixed),
-        RowSpec("PyTorch fp32, dynamic length", args.model, threads=threads),
-        RowSpec("ONNX Runtime fp32 (fused), dynamic length", str(fp32_dir), threads=threads),
-        RowSpec(f"ONNX Runtime int8, padded to {fixed}", str(int8_dir), threads=threads, fixed_length=fixed),
-        RowSpec("ONNX Runtime int8, dynamic length", str(int8_dir), threads=threads),
+        RowSpec(f"PyTorch fp32, padded to {fixed}", args.model, "baseline", threads=threads, fixed_length=fixed),
+        RowSpec("PyTorch fp32, dynamic length", args.model, "student", threads=threads),
+        RowSpec("ONNX Runtime fp32 (fused), dynamic length", str(fp32_dir), "runtime", threads=threads),
+        RowSpec(f"ONNX Runtime int8, padded to {fixed}", str(int8_dir), "runtime", threads=threads, fixed_length=fixed),
+        RowSpec("ONNX Runtime int8, dynamic length", str(int8_dir), "runtime", threads=threads),
     ]
     rows = [measure(s, examples, timing, task, repeats=args.repeats) for s in specs]
     base = rows[1]["seconds"]

@@ -46,7 +46,7 @@ def test_tiny_end_to_end_ablation(trained_toy, tmp_path, monkeypatch):
 def test_padded_row_scores_itself_when_predictions_differ(trained_toy):
     task = task_for(Manifest.read(trained_toy["torch"]).task)
     examples = task.examples("dev")
-    spec = RowSpec("padded", str(trained_toy["torch"]), threads=1, fixed_length=64)
+    spec = RowSpec("padded", str(trained_toy["torch"]), "baseline", threads=1, fixed_length=64)
     own = measure(spec, examples, examples[:8], task, warmup=1, repeats=1, show_progress=False)
     flipped = {"row": "other", "timing_logits": -own["timing_logits"], "metric": -1.0, "metrics": {}}
     checked = measure(spec, examples, examples[:8], task, warmup=1, repeats=1, show_progress=False, same_as=flipped)

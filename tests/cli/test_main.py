@@ -112,3 +112,10 @@ def test_evaluate_on_an_unlabelled_split_fails_before_inference(tmp_path, traine
     monkeypatch.setattr(predictor.Predictor, "logits", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran")))
     code = main(["evaluate", "-m", str(trained_toy["torch"]), "--split", "test", "--data-dir", str(data)])
     assert code == 2 and "has no labels" in capsys.readouterr().err
+
+
+def test_tune_instances_on_a_bare_directory_is_one_line_exit_2(tmp_path, capsys):
+    (tmp_path / "bare").mkdir()
+    assert main(["tune-instances", "-m", str(tmp_path / "bare")]) == 2
+    err = capsys.readouterr().err
+    assert "not a leanformer model" in err and len(err.strip().splitlines()) == 1

@@ -7,7 +7,6 @@ import sys
 import torch
 from safetensors.torch import load_file
 
-from leanformer.cli.main import main
 from tests.cli.test_output_rules import refused
 
 

@@ -1,10 +1,8 @@
-import json
 import os
-import shutil
 
 import pytest
 import torch
-from transformers import AutoConfig, GPT2Config, GPT2Model
+from transformers import GPT2Config, GPT2Model
 
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, load_for_task, load_model, save_model

@@ -67,16 +67,24 @@ class BenchConfig:
     overwrite: bool = False
 
 
+#: what a row is: the report and the plots select rows by kind, never by their labels
+ROW_KINDS = ("baseline", "teacher", "student", "runtime", "instances", "pruned", "peer")
+
+
 @dataclass
 class RowSpec:
     name: str
     model: str
+    kind: str
     instances: int = 1
     threads: int | None = None
     fixed_length: int | None = None
     max_length: int | None = None
-    peer: bool = False
     torch_int8: bool = False
+
+    def __post_init__(self):
+        if self.kind not in ROW_KINDS:
+            raise ValueError(f"unknown row kind {self.kind!r}")
 
 
 def _best_instances(model: str, features_source: list, cfg: BenchConfig) -> tuple[int, int]:
@@ -117,7 +125,7 @@ def measure(spec: RowSpec, examples: list, timing: list, task, *, warmup: int = 
                 start = time.perf_counter()
                 timing_logits = system.timed_pass(timed)
                 passes.append(time.perf_counter() - start)
-        row = {"row": spec.name, "peer": spec.peer, "model": spec.model, "seconds": statistics.median(passes),
+        row = {"row": spec.name, "kind": spec.kind, "peer": spec.kind == "peer", "model": spec.model, "seconds": statistics.median(passes),
                "cores": spec.instances * (spec.threads or physical_cores()) if spec.instances > 1 else physical_cores(),
                "joules": energy.joules / repeats, "energy_source": energy.source, "timing_logits": timing_logits}
         if same_as is not None and _same_predictions(timing_logits, same_as["timing_logits"]):
@@ -153,21 +161,22 @@ def run_bench(cfg: BenchConfig) -> dict:
     instances, threads = _best_instances(student_int8, timing, cfg)
     baseline = min(cfg.baseline_length, max_sequence_length(load_config(cfg.teacher)))
     specs = [
-        RowSpec(f"teacher, PyTorch fp32, padded to {baseline}", cfg.teacher, fixed_length=baseline, max_length=baseline),
-        RowSpec("+ dynamic sequence length", cfg.teacher, max_length=cfg.max_length),
-        RowSpec("+ distillation (student)", cfg.student, max_length=cfg.max_length),
-        RowSpec("+ int8 + ONNX Runtime graph optimisation", student_int8, max_length=cfg.max_length),
-        RowSpec(f"+ multi-instance ({instances} x {threads} threads)", student_int8, instances, threads,
+        RowSpec(f"teacher, PyTorch fp32, padded to {baseline}", cfg.teacher, "baseline", fixed_length=baseline,
+                max_length=baseline),
+        RowSpec("+ dynamic sequence length", cfg.teacher, "teacher", max_length=cfg.max_length),
+        RowSpec("+ distillation (student)", cfg.student, "student", max_length=cfg.max_length),
+        RowSpec("+ int8 + ONNX Runtime graph optimisation", student_int8, "runtime", max_length=cfg.max_length),
+        RowSpec(f"+ multi-instance ({instances} x {threads} threads)", student_int8, "instances", instances, threads,
                 max_length=cfg.max_length),
-        *[RowSpec(f"+ structured pruning ({Path(p).name})", m, instances, threads, max_length=cfg.max_length)
+        *[RowSpec(f"+ structured pruning ({Path(p).name})", m, "pruned", instances, threads, max_length=cfg.max_length)
           for p, m in zip(cfg.pruned, pruned_int8)],
     ]
     if cfg.peers:
         specs.append(RowSpec("peer: teacher, ONNX Runtime stock optimizer + per-channel int8 (Optimum recipe)",
                              export_int8(cfg.teacher, work, "teacher-standard", recipe="standard", data_dir=cfg.data_dir),
-                             max_length=cfg.max_length, peer=True))
-        specs.append(RowSpec("peer: student, PyTorch dynamic int8 (torchao)", cfg.student, max_length=cfg.max_length,
-                             peer=True, torch_int8=True))
+                             "peer", max_length=cfg.max_length))
+        specs.append(RowSpec("peer: student, PyTorch dynamic int8 (torchao)", cfg.student, "peer",
+                             max_length=cfg.max_length, torch_int8=True))
     settings_ = {"warmup": cfg.warmup, "repeats": cfg.repeats, "watts_per_core": cfg.watts_per_core,
                  "show_progress": cfg.show_progress}
     dynamic = measure(specs[1], examples, timing, task, **settings_)

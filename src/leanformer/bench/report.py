@@ -52,7 +52,7 @@ def write_report(out: Path, result: dict) -> None:
     writer.writerows(result["rows"])
     atomic_write_text(out / "report.csv", buffer.getvalue())
     _plot_accuracy_vs_speed(out / "accuracy_vs_speed.png", result)
-    pruned = [r for r in result["rows"] if "pruning" in r["row"] or "multi-instance" in r["row"]]
+    pruned = [r for r in result["rows"] if r["kind"] in ("instances", "pruned")]
     if len(pruned) > 1:
         _plot_pruning(out / "pruning_tradeoff.png", pruned, result["metric"])
 

@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch

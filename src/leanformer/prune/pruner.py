@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import numpy as np
 import torch
 
 from leanformer.data.features import collate, encode, lengths, sorted_batches
-from leanformer.distill import DistillConfig, distill
+from leanformer.distill.redistill import redistill
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, count_parameters, load_model, save_model
 from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
@@ -97,10 +96,10 @@ def pruned_manifest(manifest: Manifest, model, pruned, structure: dict, **detail
         parameters_before=count_parameters(model), parameters=count_parameters(pruned))
 
 
-def redistill_config(cfg: PruneConfig, student_dir: str, output_dir: str) -> DistillConfig:
-    shared = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainOptions)}
-    return DistillConfig(**shared, teacher=cfg.teacher or cfg.model, student=student_dir, output_dir=output_dir,
-                         temperature=cfg.temperature, alpha=cfg.alpha, data_dir=cfg.data_dir)
+def redistill_pruned(cfg: PruneConfig, pruned, tokenizer, manifest: Manifest, output_dir: str | Path) -> dict:
+    """Re-distil a pruned model from the configured teacher (default: the model before pruning)."""
+    return redistill(pruned, tokenizer, manifest, output_dir, cfg.teacher or cfg.model, cfg, cfg.temperature,
+                     cfg.alpha, cfg.data_dir)
 
 
 def prune(cfg: PruneConfig) -> dict:
@@ -122,8 +121,6 @@ def prune(cfg: PruneConfig) -> dict:
         save_model(pruned, tokenizer, pruned_manifest(manifest, model, pruned, structure, **details, metrics=metrics),
                    cfg.output_dir)
         return {"output_dir": cfg.output_dir, "metrics": metrics, "structure": current_structure(pruned)}
-    staging = Path(f"{cfg.output_dir}.pruned")
-    save_model(pruned, tokenizer, pruned_manifest(manifest, model, pruned, structure, **details), staging)
-    result = distill(redistill_config(cfg, str(staging), cfg.output_dir))
-    shutil.rmtree(staging, ignore_errors=True)
+    result = redistill_pruned(cfg, pruned, tokenizer, pruned_manifest(manifest, model, pruned, structure, **details),
+                              cfg.output_dir)
     return {**result, "structure": current_structure(pruned)}

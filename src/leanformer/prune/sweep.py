@@ -11,15 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from leanformer.data.features import encode
-from leanformer.distill import distill
-from leanformer.models import Manifest, count_parameters, load_model, save_model
+from leanformer.models import Manifest, count_parameters, load_model
 from leanformer.models.structure import current_structure
-from leanformer.prune.pruner import (PruneConfig, importance, prune_copy, pruned_manifest, redistill_config,
+from leanformer.prune.pruner import (PruneConfig, importance, prune_copy, pruned_manifest, redistill_pruned,
                                      targets)
 from leanformer.quantize import export_int8
 from leanformer.runtime.predictor import Predictor
@@ -75,10 +73,8 @@ def sweep(cfg: SweepConfig) -> dict:
             info(f"sweep: {name}")
             details = {"source": str(cfg.model), "method": cfg.method, "targets": {"heads": h, "ffn": f}}
             pruned, structure = prune_copy(model, manifest, scores, heads, ffn)
-            staging = out / f".{name}.pruned"
-            save_model(pruned, tokenizer, pruned_manifest(manifest, model, pruned, structure, **details), staging)
-            distill(redistill_config(cfg, str(staging), str(target_dir)))
-            shutil.rmtree(staging, ignore_errors=True)
+            redistill_pruned(cfg, pruned, tokenizer, pruned_manifest(manifest, model, pruned, structure, **details),
+                             target_dir)
         models.append((name, target_dir, Manifest.read(target_dir).metrics))
     timed = task.examples("dev")[: cfg.latency_examples]
     rows = [_row(name, model_dir, task, cfg, metrics, timed) for name, model_dir, metrics in models]

@@ -6,6 +6,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
+from leanformer.errors import LeanformerError
 from leanformer.models import Manifest
 from leanformer.runtime.multi_instance import MultiInstancePredictor
 from leanformer.tasks import task_for
@@ -34,6 +35,8 @@ def settings(cores: int) -> list[tuple[int, int]]:
 
 def tune_instances(cfg: TuneConfig) -> dict:
     manifest = Manifest.read(cfg.model)
+    if manifest is None:
+        raise LeanformerError(f"{cfg.model}: not a leanformer model (no leanformer.json); export or train one first")
     inputs = task_for(manifest.task, cfg.data_dir).examples("dev")[: cfg.examples]
     rows = []
     for instances, threads in settings(physical_cores()):
