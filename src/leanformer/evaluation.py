@@ -53,7 +53,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     if cfg.predictions:
         records = task.submission(examples, logits)
         atomic_write_text(cfg.predictions, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    backend = predictor.manifest.runtime.get("precision", "fp32") if predictor.manifest.onnx_file else (
+    backend = predictor.manifest.onnx.precision if predictor.manifest.onnx else (
         "bf16" if cfg.bf16 else "fp32")
     return {"model": str(cfg.model), "task": task.name, "split": cfg.split, "examples": len(examples),
             "metrics": metrics, "seconds": round(seconds, 3), "examples_per_second": round(len(examples) / seconds, 2),

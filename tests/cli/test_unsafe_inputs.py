@@ -24,11 +24,11 @@ def test_a_manifest_path_outside_the_model_directory_is_refused(tmp_path, traine
     (other / "model.onnx").write_bytes(b"precious graph")
     for i, target in enumerate(["../other/model.onnx", "/etc/passwd"]):
         model = copy_with_manifest(trained_toy["onnx"], tmp_path / f"evil{i}",
-                                   lambda m: m["runtime"].update(file=target))
+                                   lambda m: m["onnx"].update(file=target))
         refused(["quantize", "-m", str(model), "-o", str(tmp_path / f"q{i}"), "--variant", "s8"], tmp_path, capsys,
-                "field 'runtime.file' must name a file inside the model directory")
+                "field 'onnx.file' must name a file inside the model directory")
         refused(["predict", "-m", str(model), "-i", str(trained_toy["data"] / "test.jsonl"),
-                 "-o", str(tmp_path / f"p{i}.jsonl")], tmp_path, capsys, "field 'runtime.file'")
+                 "-o", str(tmp_path / f"p{i}.jsonl")], tmp_path, capsys, "field 'onnx.file'")
 
 
 def test_a_model_that_needs_its_own_code_is_refused_without_asking(tmp_path, tiny_model, capsys, monkeypatch):

@@ -7,6 +7,7 @@ import pytest
 from leanformer.errors import LeanformerError
 from leanformer.export import ExportConfig, export_model
 from leanformer.models import Manifest, load_for_task, save_model
+from leanformer.models.manifest import Structure
 from leanformer.models.structure import apply_structure
 from tests.conftest import FAMILIES
 
@@ -17,8 +18,8 @@ def leanformer_model(tiny_model, tmp_path, family, prune=False, task=None, multi
     model, tok, _ = load_for_task(tiny_model(family, layers=2, hidden=32, heads=4), ["a", "b"], multiple_choice)
     structure = None
     if prune:
-        structure = {"heads": [[0, 3], [1, 2]], "neurons": [list(range(0, 48, 3))] * 2}
-        apply_structure(model, structure["heads"], structure["neurons"])
+        structure = Structure(heads=[[0, 3], [1, 2]], neurons=[list(range(0, 48, 3))] * 2)
+        apply_structure(model, structure.heads, structure.neurons)
     manifest = Manifest(task=task or {"name": "generic"}, label_names=["a", "b"], multiple_choice=multiple_choice,
                         structure=structure)
     return save_model(model, tok, manifest, tmp_path / f"{family}-model")
@@ -36,7 +37,7 @@ def test_parity_and_fusions_per_family(tiny_model, tmp_path, family):
     else:
         assert fusions["Attention"] == 2 and result["note"] is None
     manifest = json.loads((tmp_path / "onnx" / "leanformer.json").read_text())
-    assert manifest["runtime"]["file"] == "model.onnx" and manifest["lineage"][-1]["step"] == "export"
+    assert manifest["onnx"]["file"] == "model.onnx" and manifest["lineage"][-1]["step"] == "export"
     graph = onnx.load(str(tmp_path / "onnx" / "model.onnx")).graph
     dims = [d.dim_param for d in graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", "sequence"]  # dynamic batch and sequence axes

@@ -1,3 +1,4 @@
+import json
 import os
 
 import pytest
@@ -7,6 +8,7 @@ from transformers import GPT2Config, GPT2Model
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, load_for_task, load_model, save_model
 from leanformer.models.loading import resolve
+from leanformer.models.manifest import OnnxGraph, TunedInstances
 from tests.conftest import FAMILIES
 
 
@@ -79,3 +81,17 @@ def test_corrupt_manifest(tiny_model):
     (path / "leanformer.json").write_text("{not json")
     with pytest.raises(LeanformerError, match="not a valid leanformer manifest"):
         load_model(path)
+
+
+def test_manifests_of_the_earlier_layout_are_read_into_typed_sections(tmp_path):
+    (tmp_path / "leanformer.json").write_text(json.dumps({
+        "task": {"name": "generic"}, "label_names": ["a", "b"],
+        "structure": {"heads": [[0]], "neurons": None},
+        "runtime": {"format": "onnx", "file": "model.onnx", "precision": "int8", "fusions": {"Attention": 2},
+                    "instances": {"instances": 2, "threads": 1, "batch_size": 8, "examples_per_second": 99.0}}}))
+    m = Manifest.read(tmp_path)
+    assert m.onnx == OnnxGraph(file="model.onnx", precision="int8", fusions={"Attention": 2})
+    assert m.tuned == TunedInstances(2, 1, 8, 99.0) and m.structure.heads == [[0]] and m.onnx_file == "model.onnx"
+    m.write(tmp_path)
+    assert "runtime" not in json.loads((tmp_path / "leanformer.json").read_text())
+    assert Manifest.read(tmp_path) == m

@@ -141,12 +141,12 @@ def test_prune_then_redistill_recovers_and_records_lineage(trained, tmp_path, mo
     assert [e["step"] for e in manifest.lineage] == ["train", "prune", "distill"]
     assert manifest.lineage[1]["parameters"] < manifest.lineage[1]["parameters_before"]
     assert manifest.lineage[2]["teacher"] == str(trained)
-    assert len(manifest.structure["heads"][0]) == 2 and len(manifest.structure["neurons"][1]) == 12
+    assert len(manifest.structure.heads[0]) == 2 and len(manifest.structure.neurons[1]) == 12
     # a pruned model can be pruned and distilled further like any other
     again = prune(pcfg(tmp_path / "p", tmp_path / "pp", ffn=6, epochs=1))
     assert again["structure"]["ffn_per_layer"] == [6, 6]
-    assert all(set(n) <= set(m) for n, m in zip(load_model(tmp_path / "pp")[2].structure["neurons"],
-                                                 manifest.structure["neurons"]))
+    assert all(set(n) <= set(m) for n, m in zip(load_model(tmp_path / "pp")[2].structure.neurons,
+                                                 manifest.structure.neurons))
 
 
 def test_prune_bad_target_writes_nothing(trained, tmp_path):

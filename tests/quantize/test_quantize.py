@@ -22,7 +22,7 @@ def test_auto_variant_is_measured_and_accuracy_holds(trained_toy, tmp_path):
     assert set(result["median_ms_by_variant"]) == {"s8", "s8-matmul-only", "u8", "u8-matmul-only"}
     assert result["variant"] == min(result["median_ms_by_variant"], key=result["median_ms_by_variant"].get)
     manifest = json.loads((out / "leanformer.json").read_text())
-    assert manifest["runtime"]["precision"] == "int8" and manifest["lineage"][-1]["reason"].startswith("fastest of 4")
+    assert manifest["onnx"]["precision"] == "int8" and manifest["lineage"][-1]["reason"].startswith("fastest of 4")
     examples = dev(trained_toy["data"])
     labels = np.array([e.label for e in examples])
     fp32 = Predictor(trained_toy["onnx"], batch_size=8).logits(examples)
@@ -69,4 +69,4 @@ def test_fp16_conversion(trained_toy, tmp_path):
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
     assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # keep_io_types
     manifest = json.loads((tmp_path / "fp16" / "leanformer.json").read_text())
-    assert manifest["runtime"]["precision"] == "fp16" and manifest["runtime"]["provider"] == "CUDAExecutionProvider"
+    assert manifest["onnx"]["precision"] == "fp16" and manifest["onnx"]["provider"] == "CUDAExecutionProvider"

@@ -61,7 +61,7 @@ def test_tune_instances_saves_best(trained_toy, tmp_path):
     shutil.copytree(trained_toy["onnx"], model)
     result = tune_instances(TuneConfig(model=str(model), examples=16, batch_sizes=[1, 4]))
     assert len(result["rows"]) == 2 * len(settings(physical_cores()))
-    saved = json.loads((model / "leanformer.json").read_text())["runtime"]["instances"]
+    saved = json.loads((model / "leanformer.json").read_text())["tuned"]
     assert saved == result["best"] and saved["examples_per_second"] == max(r["examples_per_second"] for r in result["rows"])
     assert Predictor(model).predict(["the film is great"])[0]["label"] == "pos"
 

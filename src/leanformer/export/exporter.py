@@ -14,6 +14,7 @@ from leanformer.data.features import collate, encode
 from leanformer.errors import LeanformerError
 from leanformer.export.graph import optimize_graph
 from leanformer.models import load_model
+from leanformer.models.manifest import OnnxGraph
 from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import Example, task_for
@@ -137,9 +138,8 @@ def export_model(cfg: ExportConfig) -> dict:
         if not fusable:
             note = "standard recipe" if standard else "attention not fused: " + (
                 "multiple-choice inputs" if manifest.multiple_choice else NO_HEAD_PRUNING[model.config.model_type])
-        runtime = {"format": "onnx", "file": ONNX_FILE, "precision": "fp32", "inputs": names, "fusions": fusions,
-                   "opset": cfg.opset}
-        dataclasses.replace(manifest, runtime=runtime).with_step(
+        graph = OnnxGraph(file=ONNX_FILE, precision="fp32", inputs=names, fusions=fusions, opset=cfg.opset)
+        dataclasses.replace(manifest, onnx=graph).with_step(
             "export", source=str(cfg.model), recipe=cfg.recipe, opset=cfg.opset, fusions=fusions, parity_max_abs_diff=diff,
             parity_examples=len(features), note=note).write(tmp)
     info(f"exported {cfg.model} -> {cfg.output_dir}: fusions {fusions or 'none'}; parity max |diff| {diff:.2e}")

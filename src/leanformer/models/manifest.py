@@ -23,15 +23,57 @@ DEFAULT_MAX_LENGTH = 128
 
 
 @dataclass
+class Structure:
+    """A pruned model's kept head and FFN-neuron indices per layer, into the config's original shapes."""
+
+    heads: list[list[int]] | None = None
+    neurons: list[list[int]] | None = None
+
+
+@dataclass
+class OnnxGraph:
+    """An exported model's graph: where it is and how it was made (fusions, precision, quantization)."""
+
+    file: str
+    precision: str = "fp32"
+    format: str = "onnx"
+    inputs: list[str] = field(default_factory=list)
+    fusions: dict = field(default_factory=dict)
+    opset: int | None = None
+    #: ONNX Runtime execution provider the graph is meant for (fp16 graphs: CUDA)
+    provider: str | None = None
+    quantization: dict | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.file, str) or self.file in ("", ".", "..") or Path(self.file).name != self.file \
+                or "\\" in self.file:
+            # every path a manifest names must stay inside its model directory
+            raise ValueError(f"field 'onnx.file' must name a file inside the model directory, got {self.file!r}")
+
+
+@dataclass
+class TunedInstances:
+    """The fastest instances x threads x batch size measured by ``tune-instances``; ``predict`` uses it."""
+
+    instances: int
+    threads: int
+    batch_size: int
+    examples_per_second: float
+
+
+#: the typed sections, by manifest field
+SECTIONS = {"structure": Structure, "onnx": OnnxGraph, "tuned": TunedInstances}
+
+
+@dataclass
 class Manifest:
     task: dict
     label_names: list[str]
     multiple_choice: bool = False
     lineage: list[dict] = field(default_factory=list)
-    #: for pruned models: kept head and FFN neuron indices per layer, into the config's original shapes
-    structure: dict | None = None
-    #: for ONNX models: file, precision, applied fusions, chosen operator variants, tuned instances
-    runtime: dict | None = None
+    structure: Structure | None = None
+    onnx: OnnxGraph | None = None
+    tuned: TunedInstances | None = None
     #: the input length (tokens) the model was trained at: every later step truncates there by default
     max_length: int | None = None
     format_version: int = FORMAT_VERSION
@@ -57,18 +99,19 @@ class Manifest:
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise TypeError("expected a JSON object")
+            data = _upgrade(data)
             known = {f.name for f in dataclasses.fields(cls)}
-            manifest = cls(**{k: v for k, v in data.items() if k in known})
-        except (json.JSONDecodeError, TypeError) as e:
+            fields = {k: v for k, v in data.items() if k in known}
+            for name, section in SECTIONS.items():
+                if fields.get(name) is not None:
+                    fields[name] = section(**fields[name])
+            manifest = cls(**fields)
+        except (json.JSONDecodeError, TypeError, ValueError) as e:
             raise LeanformerError(f"{path}: not a valid leanformer manifest ({e})") from None
         if manifest.format_version > FORMAT_VERSION:
             raise LeanformerError(f"{path}: written by a newer leanformer (format {manifest.format_version})")
-        graph = (manifest.runtime or {}).get("file")
-        if graph is not None and (not isinstance(graph, str) or graph in ("", ".", "..") or Path(graph).name != graph
-                                  or "\\" in graph):
-            # every path a manifest names must stay inside its model directory
-            raise LeanformerError(f"{path}: field 'runtime.file' must name a file inside the model directory, "
-                                  f"got {graph!r}")
         return manifest
 
     def input_length(self, requested: int | None = None) -> int:
@@ -78,7 +121,7 @@ class Manifest:
     @property
     def onnx_file(self) -> str | None:
         """The ONNX graph's file name, for exported models."""
-        return (self.runtime or {}).get("file")
+        return self.onnx.file if self.onnx else None
 
     def write(self, model_dir: str | Path) -> None:
         atomic_write_text(Path(model_dir, MANIFEST), json.dumps(dataclasses.asdict(self), indent=2) + "\n")
@@ -91,3 +134,13 @@ def save_model(model, tokenizer, manifest: Manifest, output_dir: str | Path) -> 
         tokenizer.save_pretrained(tmp)
         manifest.write(tmp)
     return Path(output_dir)
+
+
+def _upgrade(data: dict) -> dict:
+    """Manifests written before the typed sections kept the graph and the tuned setting in one ``runtime`` dict."""
+    runtime = data.pop("runtime", None)
+    if isinstance(runtime, dict):
+        tuned = runtime.pop("instances", None)
+        data.setdefault("onnx", runtime or None)
+        data.setdefault("tuned", tuned)
+    return data

@@ -15,6 +15,7 @@ from leanformer.distill.redistill import redistill
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, count_parameters, load_model, save_model
 from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
+from leanformer.models.manifest import Structure
 from leanformer.models.structure import apply_structure, compose, current_structure
 from leanformer.prune.importance import gradient_importance, magnitude_importance, top_k
 from leanformer.prune.targets import resolve_target
@@ -83,12 +84,11 @@ def prune_copy(model, manifest: Manifest, scores, heads: int | None, ffn: int | 
     keep_heads = top_k(head_scores, heads) if heads is not None else None
     keep_neurons = top_k(neuron_scores, ffn) if ffn is not None else None
     pruned = apply_structure(copy.deepcopy(model), keep_heads, keep_neurons)
-    previous = manifest.structure or {}
-    return pruned, {"heads": compose(previous.get("heads"), keep_heads),
-                    "neurons": compose(previous.get("neurons"), keep_neurons)}
+    previous = manifest.structure or Structure()
+    return pruned, Structure(heads=compose(previous.heads, keep_heads), neurons=compose(previous.neurons, keep_neurons))
 
 
-def pruned_manifest(manifest: Manifest, model, pruned, structure: dict, **details) -> Manifest:
+def pruned_manifest(manifest: Manifest, model, pruned, structure: Structure, **details) -> Manifest:
     """``manifest`` with the pruned structure and a ``prune`` lineage step."""
     summary = current_structure(pruned)
     return dataclasses.replace(manifest, structure=structure).with_step(

@@ -22,7 +22,7 @@ from leanformer.errors import LeanformerError
 from leanformer.export import ExportConfig, export_model
 from leanformer.models import Manifest
 from leanformer.models.loading import load_tokenizer
-from leanformer.runtime.onnx_model import read_onnx_model, with_runtime, write_onnx_model
+from leanformer.runtime.onnx_model import read_onnx_model, with_graph, write_onnx_model
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import task_for
 from leanformer.utils.paths import check_output, scratch_dir
@@ -104,8 +104,8 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
     """Write an int8 copy of an fp32 ONNX model, choosing the operator variant by measurement if asked."""
     check_output(cfg.output_dir, [cfg.model, cfg.data_dir], cfg.overwrite)
     source, manifest = read_onnx_model(cfg.model)
-    if manifest.runtime.get("precision") != "fp32":
-        raise LeanformerError(f"{cfg.model}: expected an fp32 ONNX model, found {manifest.runtime.get('precision')}")
+    if manifest.onnx.precision != "fp32":
+        raise LeanformerError(f"{cfg.model}: expected an fp32 ONNX model, found {manifest.onnx.precision}")
     if cfg.variant != "auto" and cfg.variant not in VARIANTS:
         raise LeanformerError(f"unknown variant '{cfg.variant}'; expected auto or one of {', '.join(VARIANTS)}")
     exclude = excluded_nodes(onnx.load(str(source)), cfg.exclude_nodes, cfg.exclude_layers)
@@ -122,7 +122,7 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
                 timings[variant] = round(time_queries(lambda i: session.run(None, feeds[i]), len(feeds))["median_ms"], 4)
                 info(f"quantize: variant {variant}: {timings[variant]:.3f} ms median per query")
         best = min(timings, key=timings.get) if timings else candidates[0]
-        new_manifest = with_runtime(manifest, precision="int8", quantization={
+        new_manifest = with_graph(manifest, precision="int8", quantization={
             "variant": best, "per_channel": True, "activations": "per-tensor dynamic uint8",
             "excluded_nodes": len(exclude), "median_ms_by_variant": timings or None}).with_step(
             "quantize", source=str(cfg.model), variant=best, excluded_nodes=exclude,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import onnx
 
 from leanformer.errors import LeanformerError
-from leanformer.runtime.onnx_model import read_onnx_model, with_runtime, write_onnx_model
+from leanformer.runtime.onnx_model import read_onnx_model, with_graph, write_onnx_model
 from leanformer.utils.paths import check_output
 
 
@@ -25,15 +25,15 @@ def convert_fp16(cfg: Fp16Config) -> dict:
 
     check_output(cfg.output_dir, [cfg.model], cfg.overwrite)
     source, manifest = read_onnx_model(cfg.model)
-    if manifest.runtime.get("precision") != "fp32":
-        raise LeanformerError(f"{cfg.model}: expected an fp32 ONNX model, found {manifest.runtime.get('precision')}")
+    if manifest.onnx.precision != "fp32":
+        raise LeanformerError(f"{cfg.model}: expected an fp32 ONNX model, found {manifest.onnx.precision}")
 
     def build(path):
         model = OnnxModel(onnx.load(str(source)))
         model.convert_float_to_float16(keep_io_types=True)
         model.save_model_to_file(str(path))
 
-    new_manifest = with_runtime(manifest, precision="fp16", provider="CUDAExecutionProvider").with_step(
+    new_manifest = with_graph(manifest, precision="fp16", provider="CUDAExecutionProvider").with_step(
         "quantize", source=str(cfg.model), variant="fp16")
     write_onnx_model(cfg.model, cfg.output_dir, build, new_manifest)
     return {"output_dir": cfg.output_dir, "precision": "fp16"}

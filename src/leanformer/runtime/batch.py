@@ -49,9 +49,8 @@ def predict_file(cfg: PredictConfig) -> dict:
     check_output_file(cfg.output, [cfg.input, cfg.model, cfg.data_dir], cfg.overwrite)
     task = task_for(manifest.task, cfg.data_dir)
     examples = task.read_file(Path(cfg.input)) if cfg.input else task.examples(cfg.split)
-    tuned = (manifest.runtime or {}).get("instances") or {}
-    instances = cfg.instances or tuned.get("instances", 1)
-    threads = cfg.threads or tuned.get("threads")
+    instances = cfg.instances or (manifest.tuned.instances if manifest.tuned else 1)
+    threads = cfg.threads or (manifest.tuned.threads if manifest.tuned else None)
     start = time.perf_counter()
     with ProgressBar(len(examples), "predict", enabled=cfg.show_progress) as bar:
         if instances > 1:

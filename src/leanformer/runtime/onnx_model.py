@@ -29,12 +29,13 @@ def read_onnx_model(model_dir: str | Path) -> tuple[Path, Manifest]:
 def write_onnx_model(source_dir: str | Path, output_dir: str | Path, build, manifest: Manifest) -> None:
     """Atomically write ``output_dir``: ``build(path)`` writes the graph; side files come from ``source_dir``."""
     with atomic_dir(output_dir) as tmp:
-        build(tmp / manifest.runtime["file"])
+        build(tmp / manifest.onnx.file)
         for name in SIDE_FILES:
             if (Path(source_dir) / name).is_file():
                 shutil.copy2(Path(source_dir) / name, tmp / name)
         manifest.write(tmp)
 
 
-def with_runtime(manifest: Manifest, **changes) -> Manifest:
-    return dataclasses.replace(manifest, runtime={**manifest.runtime, **changes})
+def with_graph(manifest: Manifest, **changes) -> Manifest:
+    """``manifest`` with its ONNX graph section changed (precision, quantization, provider)."""
+    return dataclasses.replace(manifest, onnx=dataclasses.replace(manifest.onnx, **changes))

@@ -27,7 +27,7 @@ from leanformer.utils.progress import quiet_logging
 class OnnxBackend:
     def __init__(self, model_dir: str, threads: int | None, provider: str | None):
         path, manifest = read_onnx_model(model_dir)
-        self.session = make_session(path, threads, provider or manifest.runtime.get("provider", "CPUExecutionProvider"))
+        self.session = make_session(path, threads, provider or manifest.onnx.provider or "CPUExecutionProvider")
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
         return self.session.run(None, session_inputs(self.session, {k: v.numpy() for k, v in batch.items()}))[0]

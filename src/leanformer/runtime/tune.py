@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest
+from leanformer.models.manifest import TunedInstances
 from leanformer.runtime.multi_instance import MultiInstancePredictor
 from leanformer.tasks import task_for
 from leanformer.utils.cpu import physical_cores
@@ -52,6 +53,6 @@ def tune_instances(cfg: TuneConfig) -> dict:
                 info(f"tune: {instances} x {threads} threads, batch {batch_size}: {rate} ex/s")
     best = max(rows, key=lambda r: r["examples_per_second"])
     if cfg.save:
-        updated = dataclasses.replace(manifest, runtime={**(manifest.runtime or {}), "instances": best})
+        updated = dataclasses.replace(manifest, tuned=TunedInstances(**best))
         updated.write(cfg.model)
     return {"model": cfg.model, "examples": len(inputs), "rows": rows, "best": best}
