@@ -59,14 +59,14 @@ class RecipeConfig:
 
 
 PRESETS = {
-    # The budget of `make demo` (about 25 minutes on 2 cores): every step, with models that learn. VitaminC needs
+    # The budget of `make demo` (under 25 minutes on 2 cores): every step, with models that learn. VitaminC needs
     # tens of thousands of examples before a cross-encoder beats the majority class (measured here: MPNet-base on
-    # 4,000 examples, 7.5 min, stays at it; MiniLM on 20,000 reaches 54% dev), and MPNet-base trains at about 9
-    # examples/s, so the demo fine-tunes the 6-layer MiniLM (about 55/s) on the whole training split as its
-    # teacher and cuts a 3-layer student from the teacher's layers, as DistilBERT does. `full` keeps the
-    # MPNet-base teacher and the MiniLM student.
+    # 4,000 examples stays at it; MiniLM on 20,000 reaches 54% dev), and MPNet-base trains at about 9 examples/s,
+    # so the demo fine-tunes the 6-layer MiniLM (about 50/s) on the whole training split as its teacher and cuts a
+    # 3-layer student from the teacher's layers, as DistilBERT does. `full` keeps the MPNet-base teacher and the
+    # MiniLM student. Measurements: docs/benchmarks.md.
     "demo": {"teacher_model": "all-MiniLM-L6-v2", "student_model": None, "student_layers": [0, 2, 4],
-             "distill_limit": 20000, "eval_limit": 1000, "teacher_epochs": 1, "student_epochs": 1,
+             "distill_limit": 15000, "eval_limit": 1000, "teacher_epochs": 1, "student_epochs": 1,
              "prune_levels": [(0.5, 0.5)], "timing_examples": 100, "accuracy_limit": 1000, "repeats": 2},
     "full": {},
 }

@@ -6,6 +6,7 @@ import torch
 
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, load_for_task, load_model, save_model
+from leanformer.models.manifest import Structure
 from leanformer.models.anatomy import block_parts
 from leanformer.models.structure import apply_structure, compose
 from leanformer.prune import PruneConfig, prune
@@ -48,7 +49,7 @@ def test_masked_equals_physically_pruned_and_survives_save_load(tiny_model, tmp_
     with torch.no_grad():
         assert (model(**enc).logits - physical).abs().max().item() > 1e-4  # pruning did change something
     manifest = Manifest(task={"name": "generic"}, label_names=["a", "b", "c"],
-                        structure={"heads": KEEP_HEADS, "neurons": KEEP_NEURONS})
+                        structure=Structure(heads=KEEP_HEADS, neurons=KEEP_NEURONS))
     save_model(pruned, tok, manifest, tmp_path / "pruned")
     again, _, m2 = load_model(tmp_path / "pruned")
     assert m2.structure == manifest.structure
@@ -174,7 +175,7 @@ def test_sweep_writes_table_and_plot_and_resumes(trained, tmp_path, monkeypatch)
     assert len(json.loads((out / "sweep.json").read_text())) == 3
     # a second run finds both targets done and only re-times them
     calls = []
-    monkeypatch.setattr("leanformer.prune.sweep.distill", lambda c: calls.append(c))
+    monkeypatch.setattr("leanformer.prune.sweep.redistill_pruned", lambda *args: calls.append(args))
     sweep(cfg)
     assert calls == []
 

@@ -107,13 +107,17 @@ def test_predictions_on_unlabelled_split(tiny_model, tmp_path):
 
 
 def test_defaults_follow_model_width_and_data_size():
-    assert resolve_defaults(TrainOptions(), 384, 5000).learning_rate == 1e-4
-    assert resolve_defaults(TrainOptions(), 768, 5000).learning_rate == 3e-5
-    assert resolve_defaults(TrainOptions(), 1024, 5000).learning_rate == 1e-5
-    assert resolve_defaults(TrainOptions(), 768, 588).epochs == 10
-    assert resolve_defaults(TrainOptions(), 768, 5000).epochs == 3
-    explicit = resolve_defaults(TrainOptions(epochs=2, learning_rate=7e-5), 384, 10)
-    assert (explicit.epochs, explicit.learning_rate) == (2, 7e-5)
+    def resolved(width, examples, options=TrainOptions(), model_length=128):
+        return resolve_defaults(options, width, examples, model_length)
+
+    assert resolved(384, 5000).learning_rate == 1e-4
+    assert resolved(768, 5000).learning_rate == 3e-5
+    assert resolved(1024, 5000).learning_rate == 1e-5
+    assert resolved(768, 588).epochs == 10
+    assert resolved(768, 5000).epochs == 3
+    assert resolved(768, 5000, model_length=64).max_length == 64
+    explicit = resolved(384, 10, TrainOptions(epochs=2, learning_rate=7e-5, max_length=32), model_length=64)
+    assert (explicit.epochs, explicit.learning_rate, explicit.max_length) == (2, 7e-5, 32)
 
 
 def test_a_model_that_answers_one_class_is_flagged(tiny_model, toy_dataset, tmp_path, monkeypatch):
