@@ -119,3 +119,28 @@ def test_tune_instances_on_a_bare_directory_is_one_line_exit_2(tmp_path, capsys)
     assert main(["tune-instances", "-m", str(tmp_path / "bare")]) == 2
     err = capsys.readouterr().err
     assert "not a leanformer model" in err and len(err.strip().splitlines()) == 1
+
+
+def test_every_training_option_is_a_flag_with_its_help(capsys, monkeypatch):
+    import dataclasses
+
+    from leanformer.training.options import TrainOptions
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option
+    for command in ("train", "distill", "prune"):
+        assert main([command, "--help"]) == 0
+        text = " ".join(capsys.readouterr().out.split())
+        for f in dataclasses.fields(TrainOptions):
+            if f.metadata.get("cli", True):
+                flag = (f.metadata.get("flag") or "--" + f.name.replace("_", "-")).split("/")[0]
+                assert flag in text, (command, flag)
+                assert " ".join(f.metadata["help"].split())[:30] in text, (command, f.name)
+
+
+def test_flags_a_workflow_would_ignore_are_refused(tmp_path, capsys):
+    assert main(["prune", "-m", "x", "-o", str(tmp_path / "o"), "--sweep", "--heads", "0.5"]) == 2
+    assert "--heads has no effect with --sweep" in capsys.readouterr().err
+    assert main(["prune", "-m", "x", "-o", str(tmp_path / "o"), "--targets", "1.0:0.5"]) == 2
+    assert "--targets has no effect with prune without --sweep" in capsys.readouterr().err
+    assert main(["quantize", "-m", "x", "-o", str(tmp_path / "o"), "--fp16", "--variant", "s8"]) == 2
+    assert "--variant has no effect with --fp16" in capsys.readouterr().err

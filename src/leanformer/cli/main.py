@@ -14,13 +14,14 @@ from leanformer.distill import DistillConfig
 from leanformer.errors import LeanformerError
 from leanformer.prune import PruneConfig
 from leanformer.prune.targets import parse_target, parse_target_pairs
+from leanformer.tasks import TASKS
 from leanformer.training import TrainConfig
 from leanformer.utils.progress import console
 
 app = typer.Typer(name="leanformer", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   help="Make fine-tuned Transformer classifiers much cheaper to serve, and prove it.")
 
-TaskOpt = Annotated[str, typer.Option("--task", "-t", help="Task name: vitaminc, generic, boolq, cb, copa, multirc, record, rte, wic.")]
+TaskOpt = Annotated[str, typer.Option("--task", "-t", help=f"Task name: {', '.join(TASKS)}.")]
 DataDirOpt = Annotated[Optional[str], typer.Option(help="Folder with the task's files (train/dev/test). VitaminC defaults to the built-in copy.")]
 TextCol = Annotated[str, typer.Option(help="generic task: column with the (first) text.")]
 PairCol = Annotated[Optional[str], typer.Option(help="generic task: column with the second text of a pair.")]
@@ -34,6 +35,13 @@ def _task_config(task: str, data_dir, text_column, text_pair_column, label_colum
 
     return TaskConfig(name=task, data_dir=data_dir, text_column=text_column, text_pair_column=text_pair_column,
                       label_column=label_column, labels=[s.strip() for s in labels.split(",")] if labels else None)
+
+
+def _reject_unused(mode: str, given: dict) -> None:
+    """A flag the chosen workflow would ignore is an error, not a silent no-op."""
+    unused = [flag for flag, value in given.items() if value not in (None, False, "")]
+    if unused:
+        raise LeanformerError(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect with {mode}")
 
 
 def _print_json(obj) -> None:
@@ -124,6 +132,9 @@ def prune(
 
     common = dict(model=model, output_dir=output, method=method, importance_examples=importance_examples,
                   redistill=redistill, teacher=teacher, temperature=temperature, alpha=alpha, data_dir=data_dir, **options)
+    _reject_unused("--sweep" if sweep else "prune without --sweep",
+                   {"--heads": heads, "--ffn": ffn} if sweep else {"--targets": targets,
+                                                                   "--latency-examples": latency_examples != 200})
     if sweep:
         pairs = {"targets": parse_target_pairs(targets)} if targets else {}
         _print_json(run_sweep(SweepConfig(**common, latency_examples=latency_examples, **pairs)))
@@ -185,6 +196,8 @@ def quantize(
     from leanformer.quantize import Fp16Config, QuantizeConfig, convert_fp16, quantize_model
 
     if fp16:
+        _reject_unused("--fp16", {"--variant": variant != "auto", "--exclude-nodes": exclude_nodes,
+                                  "--exclude-layers": exclude_layers, "--threads": threads, "--data-dir": data_dir})
         _print_json(convert_fp16(Fp16Config(model=model, output_dir=output, overwrite=overwrite)))
         return
     nodes = [n.strip() for n in exclude_nodes.split(",") if n.strip()] if exclude_nodes else []

@@ -1,7 +1,9 @@
-"""Command-line options shared by every training command, declared once.
+"""Command-line options shared by every training command, generated from :class:`TrainOptions`.
 
-``@with_train_options`` appends the :class:`TrainOptions` flags to a command's signature and hands
-the command their values as one ``options`` dict, so ``train`` and ``distill`` stay in step.
+``@with_train_options`` appends one flag per field of the config class (name, default and help come
+from the field itself, see ``training.options.option``) to a command's signature and hands the command
+their values as one ``options`` dict, so ``train``, ``distill`` and ``prune`` stay in step and a new
+field cannot be forgotten.
 """
 
 from __future__ import annotations
@@ -10,49 +12,25 @@ import dataclasses
 import functools
 import inspect
 import typing
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from leanformer.training.options import TrainOptions
 
-_HELP = {
-    "epochs": (Optional[int], "Passes over the training data (default: 3, or 10 below 2,000 training examples)."),
-    "batch_size": (int, "Examples per optimizer step."),
-    "learning_rate": (Optional[float], "Peak learning rate, linear warm-up then decay (default: by model width, 1e-4 for hidden 384 down to 1e-5 above 768)."),
-    "weight_decay": (float, "AdamW weight decay (not on biases and LayerNorm)."),
-    "warmup_ratio": (float, "Fraction of steps spent warming up the learning rate."),
-    "max_grad_norm": (float, "Clip gradients to this norm."),
-    "max_length": (Optional[int], "Truncate inputs to this many tokens (default: the input model's own, else 128)."),
-    "seed": (int, "Seed for initialisation, data order and dropout."),
-    "train_limit": (Optional[int], "Train on a random subset of this many examples."),
-    "eval_limit": (Optional[int], "Evaluate on the first N dev/test examples only."),
-    "eval_batch_size": (int, "Batch size for evaluation."),
-    "checkpoint_every": (int, "Save a resumable checkpoint every N steps."),
-    "threads": (Optional[int], "Intra-op threads (default: physical cores)."),
-}
-_FLAGS = {
-    "bf16": (Optional[bool], typer.Option("--bf16/--fp32", help="Numerics for training (default: bf16 autocast where the CPU supports it).")),
-    "resume": (bool, typer.Option("--resume", help="Continue the unfinished run in OUTPUT.work, if there is one.")),
-    "overwrite": (bool, typer.Option("--overwrite", help="Replace an earlier leanformer output at OUTPUT (never a directory holding anything else).")),
-}
-_CLI_NAMES = {"learning_rate": "--lr"}
 
-
-def _parameters(cls=TrainOptions, **overrides) -> list[inspect.Parameter]:
+def _parameters(cls=TrainOptions) -> list[inspect.Parameter]:
+    hints = typing.get_type_hints(cls)
+    # help and flag come from TrainOptions; a workflow's config may only change the default (distil: lr 1e-4)
+    shared = {f.name: f.metadata for f in dataclasses.fields(TrainOptions)}
     params = []
     for f in dataclasses.fields(cls):
-        if f.name == "show_progress" or f.name not in {**_HELP, **_FLAGS}:
+        meta = shared.get(f.name)
+        if meta is None or not meta.get("cli", True):
             continue
-        if f.name in _FLAGS:
-            kind, option = _FLAGS[f.name]
-        else:
-            kind, text = _HELP[f.name]
-            names = [_CLI_NAMES[f.name]] if f.name in _CLI_NAMES else []
-            option = typer.Option(*names, help=text)
-        default = overrides.get(f.name, f.default)
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                        annotation=Annotated[kind, option]))
+        option = typer.Option(*([meta["flag"]] if meta.get("flag") else []), help=meta["help"])
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                        annotation=Annotated[hints[f.name], option]))
     return params
 
 

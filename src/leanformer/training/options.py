@@ -3,37 +3,38 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+def option(default, help: str, flag: str | None = None, cli: bool = True):
+    """A config field with its command-line help: the one place an option's name, default and help live."""
+    return field(default=default, metadata={"help": help, "flag": flag, "cli": cli})
 
 
 @dataclass(kw_only=True)
 class TrainOptions:
-    #: None: 3, or 10 when the training set has fewer than 2,000 examples (small sets need more passes)
-    epochs: int | None = None
-    batch_size: int = 32
-    #: None: by model width (narrow models need larger steps; 3e-5 leaves a 384-wide MiniLM at the majority class)
-    learning_rate: float | None = None
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    max_grad_norm: float = 1.0
-    #: None: the input model's own (its manifest), else 128
-    max_length: int | None = None
-    seed: int = 42
-    #: bf16 autocast; None = on where the CPU supports bf16 natively
-    bf16: bool | None = None
-    #: train on a random subset of this many training examples
-    train_limit: int | None = None
-    #: evaluate on the first N dev/test examples only
-    eval_limit: int | None = None
-    eval_batch_size: int = 64
-    #: save a resumable checkpoint every N optimizer steps
-    checkpoint_every: int = 200
-    #: continue from the checkpoint in ``<output_dir>.work`` if there is one
-    resume: bool = False
-    #: replace an earlier leanformer output at the output path (never a directory holding anything else)
-    overwrite: bool = False
-    threads: int | None = None
-    show_progress: bool = True
+    epochs: int | None = option(None, "Passes over the training data (default: 3, or 10 below 2,000 training "
+                                      "examples: small sets need more passes).")
+    batch_size: int = option(32, "Examples per optimizer step.")
+    learning_rate: float | None = option(None, "Peak learning rate, linear warm-up then decay (default: by model "
+                                               "width, 1e-4 for hidden 384 down to 1e-5 above 768).", flag="--lr")
+    weight_decay: float = option(0.01, "AdamW weight decay (not on biases and LayerNorm).")
+    warmup_ratio: float = option(0.06, "Fraction of steps spent warming up the learning rate.")
+    max_grad_norm: float = option(1.0, "Clip gradients to this norm.")
+    max_length: int | None = option(None, "Truncate inputs to this many tokens (default: the input model's own, "
+                                          "else 128).")
+    seed: int = option(42, "Seed for initialisation, data order and dropout.")
+    bf16: bool | None = option(None, "Numerics for training (default: bf16 autocast where the CPU supports it).",
+                               flag="--bf16/--fp32")
+    train_limit: int | None = option(None, "Train on a random subset of this many examples.")
+    eval_limit: int | None = option(None, "Evaluate on the first N dev/test examples only.")
+    eval_batch_size: int = option(64, "Batch size for evaluation.")
+    checkpoint_every: int = option(200, "Save a resumable checkpoint every N optimizer steps.")
+    resume: bool = option(False, "Continue the unfinished run in OUTPUT.work, if there is one.", flag="--resume")
+    overwrite: bool = option(False, "Replace an earlier leanformer output at OUTPUT (never a directory holding "
+                                    "anything else).", flag="--overwrite")
+    threads: int | None = option(None, "Intra-op threads (default: physical cores).")
+    show_progress: bool = option(True, "Progress bars on a terminal, periodic lines in a log.", cli=False)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
