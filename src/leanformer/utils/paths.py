@@ -130,12 +130,13 @@ def scratch_dir(target: str | os.PathLike):
 
 
 @contextlib.contextmanager
-def atomic_dir(target: str | os.PathLike, overwrite: bool = True):
+def atomic_dir(target: str | os.PathLike):
     """Yield a temporary sibling directory that becomes ``target`` only if the block succeeds.
 
     Readers never see a half-written output: on any exception the temporary directory is removed
     and an existing ``target`` is left untouched. An existing non-empty ``target`` is replaced only
-    if leanformer wrote it and ``overwrite`` is set; a directory holding anything else never is.
+    if leanformer wrote it (whether the user allowed that is :func:`check_output`'s question, asked
+    before the work); a directory holding anything else never is.
     Permissions follow the user's umask, so another account can read what this one wrote.
     """
     target = Path(target)
@@ -150,8 +151,6 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = True):
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             if not is_leanformer_output(target):
                 raise LeanformerError(f"{target} exists and holds files leanformer did not write; refusing to replace it")
-            if not overwrite:
-                raise LeanformerError(f"{target} holds an earlier leanformer output; pass --overwrite to replace it")
             old = target.with_name(f".{target.name}.old-{os.getpid()}-0")
             os.replace(target, old)
             os.replace(tmp, target)
