@@ -31,15 +31,16 @@ def test_a_manifest_path_outside_the_model_directory_is_refused(tmp_path, traine
                  "-o", str(tmp_path / f"p{i}.jsonl")], tmp_path, capsys, "field 'onnx.file'")
 
 
-def test_a_model_that_needs_its_own_code_is_refused_without_asking(tmp_path, tiny_model, capsys, monkeypatch):
+def test_a_model_that_needs_its_own_code_is_refused_without_asking(tmp_path, tiny_model, toy_dataset, capsys,
+                                                                  monkeypatch):
     model = tiny_model("bert")
     config = json.loads((model / "config.json").read_text())
     config.update(model_type="evil-net", auto_map={"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel"})
     (model / "config.json").write_text(json.dumps(config))
     (model / "evil.py").write_text("open(__file__ + '.ran', 'w').write('ran')\n")
     monkeypatch.setattr(sys, "stdin", open("/dev/null"))  # no one answers a prompt
-    refused(["train", "-m", str(model), "-o", str(tmp_path / "out"), "--task", "vitaminc"], tmp_path, capsys,
-            "needs custom code from its directory")
+    refused(["train", "-m", str(model), "-o", str(tmp_path / "out"), "--task", "generic", "--data-dir",
+             str(toy_dataset)], tmp_path, capsys, "needs custom code from its directory")
     assert not (model / "evil.py.ran").exists()
 
 
