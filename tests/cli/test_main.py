@@ -121,20 +121,27 @@ def test_tune_instances_on_a_bare_directory_is_one_line_exit_2(tmp_path, capsys)
     assert "not a leanformer model" in err and len(err.strip().splitlines()) == 1
 
 
-def test_every_training_option_is_a_flag_with_its_help(capsys, monkeypatch):
+def test_every_documented_config_field_is_a_flag_with_its_help(capsys, monkeypatch):
     import dataclasses
 
+    from leanformer.distill import DistillConfig
+    from leanformer.prune import PruneConfig
+    from leanformer.training import TrainConfig
     from leanformer.training.options import TrainOptions
 
     monkeypatch.setenv("COLUMNS", "400")  # one line per option
-    for command in ("train", "distill", "prune"):
+    for command, config in (("train", TrainConfig), ("distill", DistillConfig), ("prune", PruneConfig)):
         assert main([command, "--help"]) == 0
         text = " ".join(capsys.readouterr().out.split())
-        for f in dataclasses.fields(TrainOptions):
-            if f.metadata.get("cli", True):
-                flag = (f.metadata.get("flag") or "--" + f.name.replace("_", "-")).split("/")[0]
-                assert flag in text, (command, flag)
-                assert " ".join(f.metadata["help"].split())[:30] in text, (command, f.name)
+        documented = {f.name: f.metadata for cls in (TrainOptions, config) for f in dataclasses.fields(cls)
+                      if f.metadata.get("help")}
+        assert set(f.name for f in dataclasses.fields(TrainOptions)) <= set(documented)
+        for name, meta in documented.items():
+            if not meta["cli"]:
+                continue
+            flag = (meta["flags"] or ("--" + name.replace("_", "-"),))[0].split("/")[0]
+            assert flag in text, (command, flag)
+            assert " ".join(meta["help"].split())[:30] in text, (command, name)
 
 
 def test_flags_a_workflow_would_ignore_are_refused(tmp_path, capsys):

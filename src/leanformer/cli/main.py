@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -9,10 +10,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from leanformer.cli.options import with_train_options
+from leanformer.cli.options import with_config_options
 from leanformer.distill import DistillConfig
 from leanformer.errors import LeanformerError
 from leanformer.prune import PruneConfig
+from leanformer.prune.sweep import SweepConfig
 from leanformer.prune.targets import parse_target, parse_target_pairs
 from leanformer.tasks import TASKS
 from leanformer.training import TrainConfig
@@ -44,12 +46,17 @@ def _reject_unused(mode: str, given: dict) -> None:
         raise LeanformerError(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect with {mode}")
 
 
+def _help(config_cls, name: str) -> str:
+    """The help of a config field a command declares itself (its text form needs parsing)."""
+    return next(f.metadata["help"] for f in dataclasses.fields(config_cls) if f.name == name)
+
+
 def _print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2) + "\n")
 
 
 @app.command()
-@with_train_options(TrainConfig)
+@with_config_options(TrainConfig)
 def train(
     model: Annotated[str, typer.Option("--model", "-m", help="Built-in name (all-MiniLM-L6-v2, all-mpnet-base-v2), local directory or hub id.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Directory to write the fine-tuned model to.")],
@@ -81,65 +88,40 @@ def _int_list(text: str | None) -> list[int] | None:
 
 
 @app.command()
-@with_train_options(DistillConfig)
+@with_config_options(DistillConfig)
 def distill(
-    teacher: Annotated[str, typer.Option(help="Fine-tuned leanformer model directory; the task comes from its manifest.")],
-    output: Annotated[str, typer.Option("--output", "-o", help="Directory to write the student to.")],
-    student: Annotated[Optional[str], typer.Option(help="Pretrained checkpoint to start from (built-in name, directory, hub id); default: the teacher itself.")] = None,
-    student_layers: Annotated[Optional[str], typer.Option(help="Keep only these student layers, 0-based, e.g. 0,2,4 (DistilBERT-style initialisation).")] = None,
-    relu: Annotated[bool, typer.Option("--relu", help="Swap the student's FFN activation from GELU to ReLU.")] = False,
-    temperature: Annotated[float, typer.Option(help="Softmax temperature of the soft targets.")] = 2.0,
-    alpha: Annotated[float, typer.Option(help="Weight of the hard-label loss (soft targets get 1 - alpha).")] = 0.0,
-    hidden_weight: Annotated[float, typer.Option(help="Weight of the hidden-state MSE (needs the teacher's tokenizer).")] = 0.0,
-    attention_weight: Annotated[float, typer.Option(help="Weight of the attention-map MSE (needs the teacher's tokenizer).")] = 0.0,
-    layer_map: Annotated[Optional[str], typer.Option(help="Teacher layer (1-based) for each student layer, e.g. 4,8,12; default evenly spaced.")] = None,
-    augment: Annotated[int, typer.Option(help="Add this many word-perturbed copies of each training example, labelled by the teacher.")] = 0,
-    data_dir: DataDirOpt = None,
+    student_layers: Annotated[Optional[str], typer.Option(help=_help(DistillConfig, "student_layers"))] = None,
+    layer_map: Annotated[Optional[str], typer.Option(help=_help(DistillConfig, "layer_map"))] = None,
     options: dict = None,
 ):
     """Distil a fine-tuned teacher into a smaller or different student (soft targets, optional TinyBERT losses)."""
     from leanformer.distill import distill as run
 
-    _print_json(run(DistillConfig(teacher=teacher, output_dir=output, student=student,
-                                  student_layers=_int_list(student_layers), relu=relu, temperature=temperature,
-                                  alpha=alpha, hidden_weight=hidden_weight, attention_weight=attention_weight,
-                                  layer_map=_int_list(layer_map), augment=augment, data_dir=data_dir,
-                                  **options)))
+    _print_json(run(DistillConfig(**options, student_layers=_int_list(student_layers), layer_map=_int_list(layer_map))))
 
 
 @app.command()
-@with_train_options(PruneConfig)
+@with_config_options(PruneConfig)
 def prune(
-    model: Annotated[str, typer.Option("--model", "-m", help="Leanformer model directory to prune.")],
-    output: Annotated[str, typer.Option("--output", "-o", help="Directory for the pruned model (with --sweep: for all of them and the report).")],
-    heads: Annotated[Optional[str], typer.Option(help="Heads each layer keeps: a count (6) or a ratio (0.5).")] = None,
-    ffn: Annotated[Optional[str], typer.Option(help="FFN neurons each layer keeps: a count (768) or a ratio (0.5).")] = None,
-    method: Annotated[str, typer.Option(help="Importance: gradient (first-order, on training data) or magnitude.")] = "gradient",
-    importance_examples: Annotated[int, typer.Option(help="Training examples used for gradient importance.")] = 2000,
-    redistill: Annotated[bool, typer.Option("--redistill/--no-redistill", help="Distil the pruned model from the teacher afterwards.")] = True,
-    teacher: Annotated[Optional[str], typer.Option(help="Teacher for re-distillation (default: the model before pruning).")] = None,
-    temperature: float = 2.0,
-    alpha: float = 0.0,
+    heads: Annotated[Optional[str], typer.Option(help=_help(PruneConfig, "heads"))] = None,
+    ffn: Annotated[Optional[str], typer.Option(help=_help(PruneConfig, "ffn"))] = None,
     sweep: Annotated[bool, typer.Option("--sweep", help="Prune to several targets and write a latency/accuracy table and plot.")] = False,
     targets: Annotated[Optional[str], typer.Option(help="Sweep targets as HEADS:FFN pairs, e.g. 1.0:0.5,0.5:0.5,6:768.")] = None,
-    latency_examples: Annotated[int, typer.Option(help="Sweep: dev examples timed one by one.")] = 200,
-    data_dir: DataDirOpt = None,
+    latency_examples: Annotated[int, typer.Option(help=_help(SweepConfig, "latency_examples"))] = 200,
     options: dict = None,
 ):
     """Remove attention heads and FFN neurons by importance, then re-distil (or sweep several targets)."""
-    from leanformer.prune.sweep import SweepConfig, sweep as run_sweep
+    from leanformer.prune.sweep import sweep as run_sweep
     from leanformer.prune import prune as run
 
-    common = dict(model=model, output_dir=output, method=method, importance_examples=importance_examples,
-                  redistill=redistill, teacher=teacher, temperature=temperature, alpha=alpha, data_dir=data_dir, **options)
     _reject_unused("--sweep" if sweep else "prune without --sweep",
                    {"--heads": heads, "--ffn": ffn} if sweep else {"--targets": targets,
                                                                    "--latency-examples": latency_examples != 200})
     if sweep:
         pairs = {"targets": parse_target_pairs(targets)} if targets else {}
-        _print_json(run_sweep(SweepConfig(**common, latency_examples=latency_examples, **pairs)))
+        _print_json(run_sweep(SweepConfig(**options, latency_examples=latency_examples, **pairs)))
     else:
-        _print_json(run(PruneConfig(**common, heads=parse_target(heads), ffn=parse_target(ffn))))
+        _print_json(run(PruneConfig(**options, heads=parse_target(heads), ffn=parse_target(ffn))))
 
 
 @app.command()

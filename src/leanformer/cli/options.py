@@ -1,9 +1,9 @@
-"""Command-line options shared by every training command, generated from :class:`TrainOptions`.
+"""Command-line options generated from config dataclasses: each field's name, default and help live once.
 
-``@with_train_options`` appends one flag per field of the config class (name, default and help come
-from the field itself, see ``training.options.option``) to a command's signature and hands the command
-their values as one ``options`` dict, so ``train``, ``distill`` and ``prune`` stay in step and a new
-field cannot be forgotten.
+``@with_config_options(DistillConfig)`` appends one flag per documented field of the config (see
+``utils.config.option``; a field a subclass only re-defaults keeps its parent's help) to a command's
+signature and hands the command their values as one ``options`` dict, so a new field cannot be
+forgotten and ``train``, ``distill`` and ``prune`` stay in step.
 """
 
 from __future__ import annotations
@@ -16,26 +16,33 @@ from typing import Annotated
 
 import typer
 
-from leanformer.training.options import TrainOptions
+
+def _metadata(cls, name: str):
+    """The documented field ``name`` in ``cls`` or the nearest dataclass it derives from."""
+    for klass in cls.__mro__:
+        if dataclasses.is_dataclass(klass):
+            for f in dataclasses.fields(klass):
+                if f.name == name and f.metadata.get("help"):
+                    return f.metadata
+    return None
 
 
-def _parameters(cls=TrainOptions) -> list[inspect.Parameter]:
+def _parameters(cls) -> list[inspect.Parameter]:
     hints = typing.get_type_hints(cls)
-    # help and flag come from TrainOptions; a workflow's config may only change the default (distil: lr 1e-4)
-    shared = {f.name: f.metadata for f in dataclasses.fields(TrainOptions)}
     params = []
     for f in dataclasses.fields(cls):
-        meta = shared.get(f.name)
+        meta = _metadata(cls, f.name)
         if meta is None or not meta.get("cli", True):
             continue
-        option = typer.Option(*([meta["flag"]] if meta.get("flag") else []), help=meta["help"])
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+        option = typer.Option(*meta.get("flags", ()), help=meta["help"])
+        default = ... if f.default is dataclasses.MISSING else f.default  # ...: required
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                         annotation=Annotated[hints[f.name], option]))
     return params
 
 
-def with_train_options(config_cls=TrainOptions):
-    """Decorate a command taking ``options: dict``; defaults come from ``config_cls``'s fields."""
+def with_config_options(config_cls):
+    """Decorate a command taking ``options: dict``; its flags are ``config_cls``'s documented fields."""
     def decorate(fn):
         extra = _parameters(config_cls)
         names = {p.name for p in extra}

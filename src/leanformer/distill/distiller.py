@@ -16,33 +16,30 @@ from leanformer.models import load_model
 from leanformer.tasks import task_for
 from leanformer.training.loop import Run, begin, fit
 from leanformer.training.options import TrainOptions
+from leanformer.utils.config import option
 from leanformer.utils.paths import check_output
 
 
 @dataclass(kw_only=True)
 class DistillConfig(TrainOptions):
-    #: a fine-tuned leanformer model directory; the task comes from its manifest
-    teacher: str
-    output_dir: str
-    #: pretrained checkpoint to start the student from (None: start from the teacher itself)
-    student: str | None = None
-    #: keep only these transformer layers of the student (0-based), e.g. [0, 2, 4]
-    student_layers: list[int] | None = None
-    #: swap the student's FFN activation to ReLU
-    relu: bool = False
-    temperature: float = 2.0
-    #: weight of the hard-label cross-entropy; the soft-target loss gets 1 - alpha
-    alpha: float = 0.0
-    #: weight of the hidden-state MSE (TinyBERT); needs the teacher's tokenizer
-    hidden_weight: float = 0.0
-    #: weight of the attention-map MSE (TinyBERT); needs the teacher's tokenizer
-    attention_weight: float = 0.0
-    #: teacher layer (1-based) matched to each student layer; default: evenly spaced
-    layer_map: list[int] | None = None
-    #: perturbed copies of each training example to add, labelled by the teacher (soft targets only)
-    augment: int = 0
-    #: read the task's data from here instead of where the teacher's manifest says
-    data_dir: str | None = None
+    teacher: str = option(help="Fine-tuned leanformer model directory; the task comes from its manifest.")
+    output_dir: str = option(help="Directory to write the student to.", flags=("--output", "-o"))
+    student: str | None = option(None, "Pretrained checkpoint to start from (built-in name, directory, hub id); "
+                                       "default: the teacher itself.")
+    student_layers: list[int] | None = option(None, "Keep only these student layers, 0-based, e.g. 0,2,4 "
+                                                    "(DistilBERT-style initialisation).", cli=False)
+    relu: bool = option(False, "Swap the student's FFN activation from GELU to ReLU.", flags=("--relu",))
+    temperature: float = option(2.0, "Softmax temperature of the soft targets.")
+    alpha: float = option(0.0, "Weight of the hard-label loss (soft targets get 1 - alpha).")
+    hidden_weight: float = option(0.0, "Weight of the hidden-state MSE (TinyBERT; needs the teacher's tokenizer).")
+    attention_weight: float = option(0.0, "Weight of the attention-map MSE (TinyBERT; needs the teacher's "
+                                          "tokenizer).")
+    layer_map: list[int] | None = option(None, "Teacher layer (1-based) for each student layer, e.g. 4,8,12; "
+                                               "default evenly spaced.", cli=False)
+    augment: int = option(0, "Add this many word-perturbed copies of each training example, labelled by the "
+                             "teacher (soft targets only).")
+    data_dir: str | None = option(None, "Read the task's data from here instead of where the teacher's manifest "
+                                        "says.")
     learning_rate: float = 1e-4
 
 

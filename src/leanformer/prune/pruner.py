@@ -22,6 +22,7 @@ from leanformer.prune.targets import resolve_target
 from leanformer.tasks import Task, task_for
 from leanformer.training.loop import begin, score_split
 from leanformer.training.options import TrainOptions
+from leanformer.utils.config import option
 from leanformer.utils.paths import check_output
 from leanformer.utils.progress import info
 
@@ -30,23 +31,21 @@ METHODS = ("gradient", "magnitude")
 
 @dataclass(kw_only=True)
 class PruneConfig(TrainOptions):
-    #: leanformer model directory to prune
-    model: str
-    output_dir: str
-    #: heads each layer keeps: a count, or a ratio in (0, 1]; None keeps all
-    heads: int | float | None = None
-    #: FFN neurons each layer keeps: a count, or a ratio in (0, 1]; None keeps all
-    ffn: int | float | None = None
-    method: str = "gradient"
-    #: training examples used for gradient importance
-    importance_examples: int = 2000
-    #: distil the pruned model from ``teacher`` afterwards (recovers accuracy)
-    redistill: bool = True
-    #: teacher for re-distillation; default: the model before pruning
-    teacher: str | None = None
-    temperature: float = 2.0
-    alpha: float = 0.0
-    data_dir: str | None = None
+    model: str = option(help="Leanformer model directory to prune.", flags=("--model", "-m"))
+    output_dir: str = option(help="Directory for the pruned model (with --sweep: for all of them and the report).",
+                             flags=("--output", "-o"))
+    #: a count, or a ratio in (0, 1]; None keeps all
+    heads: int | float | None = option(None, "Heads each layer keeps: a count (6) or a ratio (0.5).", cli=False)
+    ffn: int | float | None = option(None, "FFN neurons each layer keeps: a count (768) or a ratio (0.5).", cli=False)
+    method: str = option("gradient", "Importance: gradient (first-order, on training data) or magnitude.")
+    importance_examples: int = option(2000, "Training examples used for gradient importance.")
+    redistill: bool = option(True, "Distil the pruned model from the teacher afterwards (recovers accuracy).",
+                             flags=("--redistill/--no-redistill",))
+    teacher: str | None = option(None, "Teacher for re-distillation (default: the model before pruning).")
+    temperature: float = option(2.0, "Softmax temperature of the soft targets when re-distilling.")
+    alpha: float = option(0.0, "Weight of the hard-label loss when re-distilling.")
+    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest "
+                                        "says.")
     epochs: int = 2
     learning_rate: float = 5e-5
 

@@ -24,6 +24,7 @@ from leanformer.runtime.predictor import Predictor
 from leanformer.tasks import task_for
 from leanformer.training.loop import begin, score_split
 from leanformer.utils.cpu import physical_cores
+from leanformer.utils.config import option
 from leanformer.utils.paths import atomic_write_text, prepare_output_dir
 from leanformer.utils.plots import labelled_scatter
 from leanformer.utils.progress import info
@@ -35,9 +36,9 @@ DEFAULT_TARGETS = [(1.0, 0.5), (0.75, 0.75), (0.5, 0.5), (0.5, 0.25), (0.25, 0.2
 @dataclass(kw_only=True)
 class SweepConfig(PruneConfig):
     #: (heads, ffn) pairs, each a count or a ratio
-    targets: list[tuple[int | float, int | float]] = field(default_factory=lambda: list(DEFAULT_TARGETS))
-    #: dev examples timed one by one for the latency column
-    latency_examples: int = 200
+    targets: list[tuple[int | float, int | float]] = field(default_factory=lambda: list(DEFAULT_TARGETS),
+                                                           metadata={"cli": False})
+    latency_examples: int = option(200, "Sweep: dev examples timed one by one for the latency column.", cli=False)
     epochs: int = 1
 
 

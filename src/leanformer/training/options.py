@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-
-def option(default, help: str, flag: str | None = None, cli: bool = True):
-    """A config field with its command-line help: the one place an option's name, default and help live."""
-    return field(default=default, metadata={"help": help, "flag": flag, "cli": cli})
+from leanformer.utils.config import option
 
 
 @dataclass(kw_only=True)
@@ -17,7 +14,7 @@ class TrainOptions:
                                       "examples: small sets need more passes).")
     batch_size: int = option(32, "Examples per optimizer step.")
     learning_rate: float | None = option(None, "Peak learning rate, linear warm-up then decay (default: by model "
-                                               "width, 1e-4 for hidden 384 down to 1e-5 above 768).", flag="--lr")
+                                               "width, 1e-4 for hidden 384 down to 1e-5 above 768).", flags=("--lr",))
     weight_decay: float = option(0.01, "AdamW weight decay (not on biases and LayerNorm).")
     warmup_ratio: float = option(0.06, "Fraction of steps spent warming up the learning rate.")
     max_grad_norm: float = option(1.0, "Clip gradients to this norm.")
@@ -25,14 +22,14 @@ class TrainOptions:
                                           "else 128).")
     seed: int = option(42, "Seed for initialisation, data order and dropout.")
     bf16: bool | None = option(None, "Numerics for training (default: bf16 autocast where the CPU supports it).",
-                               flag="--bf16/--fp32")
+                               flags=("--bf16/--fp32",))
     train_limit: int | None = option(None, "Train on a random subset of this many examples.")
     eval_limit: int | None = option(None, "Evaluate on the first N dev/test examples only.")
     eval_batch_size: int = option(64, "Batch size for evaluation.")
     checkpoint_every: int = option(200, "Save a resumable checkpoint every N optimizer steps.")
-    resume: bool = option(False, "Continue the unfinished run in OUTPUT.work, if there is one.", flag="--resume")
+    resume: bool = option(False, "Continue the unfinished run in OUTPUT.work, if there is one.", flags=("--resume",))
     overwrite: bool = option(False, "Replace an earlier leanformer output at OUTPUT (never a directory holding "
-                                    "anything else).", flag="--overwrite")
+                                    "anything else).", flags=("--overwrite",))
     threads: int | None = option(None, "Intra-op threads (default: physical cores).")
     show_progress: bool = option(True, "Progress bars on a terminal, periodic lines in a log.", cli=False)
 

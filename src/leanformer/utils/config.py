@@ -1,0 +1,14 @@
+"""Config fields that carry their own command-line help: one place for an option's name, default and help."""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, field
+
+
+def option(default=MISSING, help: str = "", flags: tuple[str, ...] = (), cli: bool = True):
+    """A dataclass field with its help text and, optionally, its command-line spelling (``flags``).
+
+    ``cli=False`` keeps a field off the generated command line (a command declares it itself, for
+    example because its text form needs parsing).
+    """
+    return field(default=default, metadata={"help": help, "flags": tuple(flags), "cli": cli})
