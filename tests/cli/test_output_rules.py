@@ -3,6 +3,8 @@
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from leanformer.cli.main import main
 
 
@@ -55,3 +57,40 @@ def test_predictions_never_overwrite_the_input_or_an_existing_file(tmp_path, tra
     existing.write_text("keep me")
     refused(["predict", "-m", str(trained_toy["torch"]), "-i", str(data / "test.jsonl"), "-o", str(existing)],
             tmp_path, capsys, "exists; pass --overwrite")
+
+
+BAD_CSV = {
+    "unterminated quote": ('text,label\ngood film,pos\nfine film,"pos\nawful film,neg\n', "train.csv, line 3: unterminated"),
+    "empty text cell": ("text,label\ngood film,pos\n ,neg\n", "train.csv, line 3, field 'text': empty text"),
+    "label with a line break": ('text,label\ngood,pos\nbad,"neg\nx"\n', "train.csv, line 3, field 'label': implausible"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CSV))
+def test_bad_csv_is_refused_before_any_work(tmp_path, tiny_model, case, capsys):
+    text, expected = BAD_CSV[case]
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.csv").write_text(text)
+    (data / "dev.csv").write_text("text,label\ngood,pos\nbad,neg\n")
+    refused(["train", "-m", str(tiny_model("bert")), "-o", str(tmp_path / "out"), "--data-dir", str(data), *TRAIN],
+            tmp_path, capsys, expected)
+
+
+def test_an_unknown_model_fails_fast_when_the_hub_is_unreachable(tmp_path, toy_dataset, monkeypatch, capsys):
+    import time
+
+    import huggingface_hub
+
+    from leanformer.models import loading
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "http://127.0.0.1:9")
+    loading._offline_unless_hub_reachable.cache_clear()
+    start = time.monotonic()
+    try:
+        refused(["train", "-m", "no-such-org/no-such-model", "-o", str(tmp_path / "out"), "--data-dir", str(toy_dataset),
+                 *TRAIN], tmp_path, capsys, "cannot load 'no-such-org/no-such-model': not a built-in model")
+    finally:
+        loading._offline_unless_hub_reachable.cache_clear()
+    assert time.monotonic() - start < 10
