@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from leanformer.errors import LeanformerError
 from leanformer.runtime.predictor import Predictor
 from leanformer.tasks import task_for
+from leanformer.utils.config import option
 from leanformer.utils.cpu import physical_cores
 from leanformer.utils.paths import atomic_write_text, check_output_file
 from leanformer.utils.progress import ProgressBar
@@ -16,21 +17,17 @@ from leanformer.utils.progress import ProgressBar
 
 @dataclass
 class EvalConfig:
-    model: str
-    split: str = "dev"
-    #: evaluate on the first N examples only (quick checks)
-    limit: int | None = None
-    batch_size: int = 64
-    #: None: the model's own input length (its manifest)
-    max_length: int | None = None
-    bf16: bool = False
-    #: override where the task reads its data (default: as recorded in the model's manifest)
-    data_dir: str | None = None
-    threads: int | None = None
-    #: also write predictions here as jsonl, in the task's submission format (SuperGLUE's for SuperGLUE tasks)
-    predictions: str | None = None
-    #: replace an existing predictions file
-    overwrite: bool = False
+    model: str = option(help="A leanformer model directory (PyTorch or ONNX).", flags=("--model", "-m"))
+    split: str = option("dev", "train, dev or test.")
+    limit: int | None = option(None, "Only the first N examples (quick checks).")
+    batch_size: int = option(64, "Examples per batch.")
+    max_length: int | None = option(None, "Truncate inputs to this many tokens (default: the length the model was trained at).")
+    bf16: bool = option(False, "Numerics for inference (PyTorch models).", flags=("--bf16/--fp32",))
+    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest says.")
+    threads: int | None = option(None, "Intra-op threads (default: physical cores).")
+    predictions: str | None = option(None, "Also write predictions to this jsonl file (SuperGLUE's submission format "
+                                           "for SuperGLUE tasks); works on unlabelled splits.")
+    overwrite: bool = option(False, "Replace an existing predictions file.", flags=("--overwrite",))
 
 
 def evaluate(cfg: EvalConfig) -> dict:

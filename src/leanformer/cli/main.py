@@ -12,10 +12,14 @@ import typer
 
 from leanformer.cli.options import with_config_options
 from leanformer.distill import DistillConfig
+from leanformer.evaluation import EvalConfig
+from leanformer.export import ExportConfig
 from leanformer.errors import LeanformerError
 from leanformer.prune import PruneConfig
 from leanformer.prune.sweep import SweepConfig
 from leanformer.prune.targets import parse_target, parse_target_pairs
+from leanformer.runtime.batch import PredictConfig
+from leanformer.runtime.tune import TuneConfig
 from leanformer.tasks import TASKS
 from leanformer.training import TrainConfig
 from leanformer.utils.progress import console
@@ -125,41 +129,21 @@ def prune(
 
 
 @app.command()
-def evaluate(
-    model: Annotated[str, typer.Option("--model", "-m", help="A leanformer model directory.")],
-    split: Annotated[str, typer.Option(help="train, dev or test.")] = "dev",
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N examples.")] = None,
-    batch_size: int = 64,
-    max_length: Annotated[Optional[int], typer.Option(help="Truncate inputs to this many tokens (default: the length the model was trained at).")] = None,
-    bf16: Annotated[bool, typer.Option("--bf16/--fp32", help="Numerics for inference.")] = False,
-    data_dir: DataDirOpt = None,
-    threads: Annotated[Optional[int], typer.Option(help="Intra-op threads (default: physical cores).")] = None,
-    predictions: Annotated[Optional[str], typer.Option(help="Write predictions to this jsonl file (SuperGLUE submission format for SuperGLUE tasks); works on unlabelled splits.")] = None,
-    overwrite: OverwriteOpt = False,
-):
+@with_config_options(EvalConfig)
+def evaluate(options: dict = None):
     """Task metrics of a model on a split, plus examples per second."""
-    from leanformer.evaluation import EvalConfig, evaluate as run
+    from leanformer.evaluation import evaluate as run
 
-    _print_json(run(EvalConfig(model=model, split=split, limit=limit, batch_size=batch_size, max_length=max_length,
-                               bf16=bf16, data_dir=data_dir, threads=threads,
-                               predictions=predictions, overwrite=overwrite)))
+    _print_json(run(EvalConfig(**options)))
 
 
 @app.command()
-def export(
-    model: Annotated[str, typer.Option("--model", "-m", help="Leanformer model directory (PyTorch).")],
-    output: Annotated[str, typer.Option("--output", "-o", help="Directory for the ONNX model.")],
-    opset: int = 17,
-    optimize: Annotated[bool, typer.Option("--optimize/--no-optimize", help="Fuse with ONNX Runtime's transformer optimizer.")] = True,
-    tolerance: Annotated[float, typer.Option(help="Fail if ONNX and PyTorch logits differ by more than this.")] = 1e-3,
-    data_dir: DataDirOpt = None,
-    overwrite: OverwriteOpt = False,
-):
+@with_config_options(ExportConfig)
+def export(options: dict = None):
     """Export to ONNX (dynamic batch and length), fuse the graph, and check parity with PyTorch."""
-    from leanformer.export import ExportConfig, export_model
+    from leanformer.export import export_model
 
-    _print_json(export_model(ExportConfig(model=model, output_dir=output, opset=opset, optimize=optimize,
-                                          tolerance=tolerance, data_dir=data_dir, overwrite=overwrite)))
+    _print_json(export_model(ExportConfig(**options)))
 
 
 @app.command()
@@ -189,39 +173,24 @@ def quantize(
 
 
 @app.command()
-def predict(
-    model: Annotated[str, typer.Option("--model", "-m", help="Leanformer model directory (ONNX or PyTorch).")],
-    output: Annotated[str, typer.Option("--output", "-o", help="Predictions file: .jsonl (submission format) or .csv.")],
-    input: Annotated[Optional[str], typer.Option("--input", "-i", help="A data file in the task's format (default: the task's --split).")] = None,
-    split: str = "test",
-    data_dir: DataDirOpt = None,
-    batch_size: int = 32,
-    sort: Annotated[bool, typer.Option("--sort/--no-sort", help="Batch inputs of similar length together (output order is kept).")] = True,
-    instances: Annotated[Optional[int], typer.Option(help="Worker processes (default: the tuned setting, else 1).")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="Threads per worker.")] = None,
-    overwrite: OverwriteOpt = False,
-):
+@with_config_options(PredictConfig)
+def predict(options: dict = None):
     """Run a model over a data file and write its predictions."""
-    from leanformer.runtime.batch import PredictConfig, predict_file
+    from leanformer.runtime.batch import predict_file
 
-    _print_json(predict_file(PredictConfig(model=model, output=output, input=input, split=split, data_dir=data_dir,
-                                           batch_size=batch_size, sort_by_length=sort, instances=instances,
-                                           threads=threads, overwrite=overwrite)))
+    _print_json(predict_file(PredictConfig(**options)))
 
 
 @app.command("tune-instances")
+@with_config_options(TuneConfig)
 def tune_instances(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model directory (ONNX or PyTorch).")],
-    examples: Annotated[int, typer.Option(help="Dev examples per setting.")] = 1000,
     batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes to try.")] = "1,8,32",
-    save: Annotated[bool, typer.Option("--save/--no-save", help="Store the best setting in the model's manifest.")] = True,
-    data_dir: DataDirOpt = None,
+    options: dict = None,
 ):
     """Measure throughput for every instances x threads x batch size that fits the physical cores."""
-    from leanformer.runtime.tune import TuneConfig, tune_instances as run
+    from leanformer.runtime.tune import tune_instances as run
 
-    _print_json(run(TuneConfig(model=model, examples=examples, batch_sizes=_int_list(batch_sizes), save=save,
-                               data_dir=data_dir)))
+    _print_json(run(TuneConfig(**options, batch_sizes=_int_list(batch_sizes))))
 
 
 @app.command()

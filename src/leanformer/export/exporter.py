@@ -18,6 +18,7 @@ from leanformer.models.manifest import OnnxGraph
 from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import Example, task_for
+from leanformer.utils.config import option
 from leanformer.utils.paths import atomic_dir, check_output
 from leanformer.utils.progress import info
 
@@ -26,24 +27,18 @@ ONNX_FILE = "model.onnx"
 
 @dataclass
 class ExportConfig:
-    #: leanformer model directory (PyTorch)
-    model: str
-    output_dir: str
-    opset: int = 17
-    #: fuse with ONNX Runtime's transformer optimizer
-    optimize: bool = True
-    #: dev examples used for the parity check
-    parity_examples: int = 32
-    #: largest allowed |logit difference| between ONNX Runtime and PyTorch (fp32)
-    tolerance: float = 1e-3
-    #: None: the model's own input length (its manifest)
-    max_length: int | None = None
-    data_dir: str | None = None
+    model: str = option(help="Leanformer model directory (PyTorch).", flags=("--model", "-m"))
+    output_dir: str = option(help="Directory for the ONNX model.", flags=("--output", "-o"))
+    opset: int = option(17, "ONNX opset.")
+    optimize: bool = option(True, "Fuse with ONNX Runtime's transformer optimizer.", flags=("--optimize/--no-optimize",))
+    parity_examples: int = option(32, "Dev examples used for the parity check with PyTorch.")
+    tolerance: float = option(1e-3, "Fail if ONNX and PyTorch logits differ by more than this.")
+    max_length: int | None = option(None, "Truncate inputs to this many tokens (default: the length the model was trained at).")
+    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest says.")
     #: "leanformer" (graph prepared so attention fuses) or "standard" (plain export and ONNX Runtime's
     #: optimizer as-is: what a user gets from the stock tools, kept as the benchmark's peer)
-    recipe: str = "leanformer"
-    #: replace an earlier leanformer output at ``output_dir`` (never a directory holding anything else)
-    overwrite: bool = False
+    recipe: str = option("leanformer", "leanformer or standard (the stock tools' graph, the bench's peer).", cli=False)
+    overwrite: bool = option(False, "Replace an earlier leanformer output at OUTPUT (never a directory holding anything else).", flags=("--overwrite",))
 
 
 class _ClassicMask(torch.nn.Module):

@@ -14,30 +14,28 @@ from leanformer.models import Manifest
 from leanformer.runtime.multi_instance import MultiInstancePredictor
 from leanformer.runtime.predictor import Predictor, labelled
 from leanformer.tasks import task_for
+from leanformer.utils.config import option
 from leanformer.utils.paths import atomic_write_text, check_output_file
 from leanformer.utils.progress import ProgressBar
 
 
 @dataclass
 class PredictConfig:
-    #: leanformer model directory (ONNX if exported, else PyTorch)
-    model: str
-    #: where to write: ``.jsonl`` (the task's submission format, SuperGLUE's for SuperGLUE tasks) or ``.csv``
-    output: str
-    #: a file in the task's format; default: the task's ``split``
-    input: str | None = None
-    split: str = "test"
-    data_dir: str | None = None
-    batch_size: int = 32
-    sort_by_length: bool = True
-    #: worker processes; default: the manifest's tuned setting, else 1
-    instances: int | None = None
-    threads: int | None = None
-    #: None: the model's own input length (its manifest)
-    max_length: int | None = None
-    show_progress: bool = True
-    #: replace an existing output file
-    overwrite: bool = False
+    model: str = option(help="Leanformer model directory (ONNX if exported, else PyTorch).", flags=("--model", "-m"))
+    output: str = option(help="Predictions file: .jsonl (the task's submission format, SuperGLUE's for SuperGLUE "
+                              "tasks) or .csv.", flags=("--output", "-o"))
+    input: str | None = option(None, "A data file in the task's format (default: the task's --split).",
+                               flags=("--input", "-i"))
+    split: str = option("test", "The task's split to predict when no --input is given.")
+    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest says.")
+    batch_size: int = option(32, "Examples per batch.")
+    sort_by_length: bool = option(True, "Batch inputs of similar length together (output order is kept).",
+                                  flags=("--sort/--no-sort",))
+    instances: int | None = option(None, "Worker processes (default: the tuned setting, else 1).")
+    threads: int | None = option(None, "Threads per worker.")
+    max_length: int | None = option(None, "Truncate inputs to this many tokens (default: the length the model was trained at).")
+    show_progress: bool = option(True, "Progress bar.", cli=False)
+    overwrite: bool = option(False, "Replace an existing output file.", flags=("--overwrite",))
 
 
 def predict_file(cfg: PredictConfig) -> dict:

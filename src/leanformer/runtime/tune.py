@@ -12,21 +12,19 @@ from leanformer.models.manifest import TunedInstances
 from leanformer.runtime.multi_instance import MultiInstancePredictor
 from leanformer.tasks import task_for
 from leanformer.utils.cpu import physical_cores
+from leanformer.utils.config import option
 from leanformer.utils.progress import info
 
 
 @dataclass
 class TuneConfig:
-    #: an exported leanformer ONNX model directory (PyTorch models work too)
-    model: str
-    #: dev examples pushed through each setting
-    examples: int = 1000
-    batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 32])
-    #: write the best setting into the model's manifest, so `predict` uses it by default
-    save: bool = True
-    #: None: the model's own input length (its manifest)
-    max_length: int | None = None
-    data_dir: str | None = None
+    model: str = option(help="Model directory (ONNX or PyTorch).", flags=("--model", "-m"))
+    examples: int = option(1000, "Dev examples pushed through each setting.")
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 32], metadata={"cli": False})
+    save: bool = option(True, "Store the best setting in the model's manifest, where predict picks it up.",
+                        flags=("--save/--no-save",))
+    max_length: int | None = option(None, "Truncate inputs to this many tokens (default: the length the model was trained at).")
+    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest says.")
 
 
 def settings(cores: int) -> list[tuple[int, int]]:
