@@ -30,6 +30,7 @@ from leanformer.models.loading import load_config
 from leanformer.quantize import export_int8
 from leanformer.runtime.tune import settings
 from leanformer.tasks import task_for
+from leanformer.utils.config import option
 from leanformer.utils.cpu import physical_cores
 from leanformer.utils.paths import prepare_output_dir
 from leanformer.utils.progress import ProgressBar, info
@@ -37,34 +38,29 @@ from leanformer.utils.progress import ProgressBar, info
 
 @dataclass
 class BenchConfig:
-    #: fine-tuned PyTorch teacher
-    teacher: str
-    #: distilled PyTorch student
-    student: str
-    output_dir: str
+    teacher: str = option(help="Fine-tuned PyTorch teacher (leanformer model directory).")
+    student: str = option(help="Distilled PyTorch student.")
+    output_dir: str = option(help="Folder for the report (report.md/.csv/.json, plots) and the exported models.",
+                             flags=("--output", "-o"))
     #: pruned and re-distilled students, mildest first (one row each)
-    pruned: list[str] = field(default_factory=list)
-    split: str = "test"
-    data_dir: str | None = None
-    #: examples in the timing sample (the same for every row)
-    timing_examples: int = 1000
-    repeats: int = 3
-    warmup: int = 20
-    #: score accuracy on the first N examples of the split only (quick runs)
-    limit: int | None = None
-    #: the baseline pads every input to this many tokens
-    baseline_length: int = 512
-    #: None: each model's own input length (its manifest)
-    max_length: int | None = None
-    usd_per_hour: float = 0.677
-    machine_cores: int = 16
-    price_name: str = "Azure F16s_v2"
-    watts_per_core: float = 10.0
-    #: compare with the Optimum-style peer
-    peers: bool = True
-    show_progress: bool = True
-    #: replace the report in an earlier bench output (its exported models are reused either way)
-    overwrite: bool = False
+    pruned: list[str] = field(default_factory=list, metadata={"cli": False})
+    split: str = option("test", "The split scored and timed.")
+    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest says.")
+    timing_examples: int = option(1000, "Examples timed at batch size 1 (the same for every row).")
+    repeats: int = option(3, "Timed passes per row; the median is reported.")
+    warmup: int = option(20, "Untimed queries before each row's timing.")
+    limit: int | None = option(None, "Score accuracy on the first N examples only (quick runs).")
+    baseline_length: int = option(512, "The baseline row pads every input to this many tokens.")
+    max_length: int | None = option(None, "Truncate inputs to this many tokens (default: each model's own).")
+    usd_per_hour: float = option(0.677, "Hourly price of the priced machine (default: Azure F16s_v2).")
+    machine_cores: int = option(16, "Cores of the priced machine; the price is prorated to the cores used.")
+    price_name: str = option("Azure F16s_v2", "Name of the priced machine, for the report.")
+    watts_per_core: float = option(10.0, "For the energy estimate when RAPL counters cannot be read.")
+    peers: bool = option(True, "Also measure the peers (Optimum-style int8 teacher, torchao int8 student).",
+                         flags=("--peers/--no-peers",))
+    show_progress: bool = option(True, "Progress bars.", cli=False)
+    overwrite: bool = option(False, "Replace the report in an earlier bench output (its exported models are reused "
+                                    "either way).", flags=("--overwrite",))
 
 
 #: what a row is: the report and the plots select rows by kind, never by their labels

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from leanformer.bench import BenchConfig
 from leanformer.cli.options import with_config_options
 from leanformer.distill import DistillConfig
 from leanformer.evaluation import EvalConfig
@@ -18,6 +19,7 @@ from leanformer.errors import LeanformerError
 from leanformer.prune import PruneConfig
 from leanformer.prune.sweep import SweepConfig
 from leanformer.prune.targets import parse_target, parse_target_pairs
+from leanformer.quantize import QuantizeConfig
 from leanformer.runtime.batch import PredictConfig
 from leanformer.runtime.tune import TuneConfig
 from leanformer.tasks import TASKS
@@ -32,7 +34,6 @@ DataDirOpt = Annotated[Optional[str], typer.Option(help="Folder with the task's 
 TextCol = Annotated[str, typer.Option(help="generic task: column with the (first) text.")]
 PairCol = Annotated[Optional[str], typer.Option(help="generic task: column with the second text of a pair.")]
 LabelCol = Annotated[str, typer.Option(help="generic task: column with the label.")]
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an earlier leanformer output at the output path (never a directory holding anything else).")]
 LabelsOpt = Annotated[Optional[str], typer.Option(help="generic task: comma-separated label names (default: found in the training file).")]
 
 
@@ -147,29 +148,27 @@ def export(options: dict = None):
 
 
 @app.command()
+@with_config_options(QuantizeConfig)
 def quantize(
-    model: Annotated[str, typer.Option("--model", "-m", help="Exported fp32 ONNX model directory.")],
-    output: Annotated[str, typer.Option("--output", "-o", help="Directory for the quantized model.")],
-    variant: Annotated[str, typer.Option(help="auto (time every operator variant here, keep the fastest), s8, s8-matmul-only, u8, u8-matmul-only.")] = "auto",
     exclude_nodes: Annotated[Optional[str], typer.Option(help="Comma-separated node names to keep in floating point.")] = None,
     exclude_layers: Annotated[Optional[str], typer.Option(help="Comma-separated layer indices (0-based) to keep in floating point.")] = None,
     fp16: Annotated[bool, typer.Option("--fp16", help="Convert to fp16 for GPU instead of int8.")] = False,
-    threads: Annotated[Optional[int], typer.Option(help="Threads used when timing variants.")] = None,
-    data_dir: DataDirOpt = None,
-    overwrite: OverwriteOpt = False,
+    options: dict = None,
 ):
     """int8 dynamic quantization with per-channel weight scales (or --fp16 for GPUs)."""
-    from leanformer.quantize import Fp16Config, QuantizeConfig, convert_fp16, quantize_model
+    from leanformer.quantize import Fp16Config, convert_fp16, quantize_model
 
     if fp16:
-        _reject_unused("--fp16", {"--variant": variant != "auto", "--exclude-nodes": exclude_nodes,
-                                  "--exclude-layers": exclude_layers, "--threads": threads, "--data-dir": data_dir})
-        _print_json(convert_fp16(Fp16Config(model=model, output_dir=output, overwrite=overwrite)))
+        defaults = QuantizeConfig(model="", output_dir="")
+        ignored = {f"--{k.replace('_', '-')}": v != getattr(defaults, k) for k, v in options.items()
+                   if k not in ("model", "output_dir", "overwrite")}
+        _reject_unused("--fp16", {**ignored, "--exclude-nodes": exclude_nodes, "--exclude-layers": exclude_layers})
+        _print_json(convert_fp16(Fp16Config(model=options["model"], output_dir=options["output_dir"],
+                                            overwrite=options["overwrite"])))
         return
     nodes = [n.strip() for n in exclude_nodes.split(",") if n.strip()] if exclude_nodes else []
-    _print_json(quantize_model(QuantizeConfig(model=model, output_dir=output, variant=variant, exclude_nodes=nodes,
-                                              exclude_layers=_int_list(exclude_layers) or [], threads=threads,
-                                              data_dir=data_dir, overwrite=overwrite)))
+    _print_json(quantize_model(QuantizeConfig(**options, exclude_nodes=nodes,
+                                              exclude_layers=_int_list(exclude_layers) or [])))
 
 
 @app.command()
@@ -194,31 +193,16 @@ def tune_instances(
 
 
 @app.command()
+@with_config_options(BenchConfig)
 def bench(
-    teacher: Annotated[str, typer.Option(help="Fine-tuned PyTorch teacher (leanformer model directory).")],
-    student: Annotated[str, typer.Option(help="Distilled PyTorch student.")],
-    output: Annotated[str, typer.Option("--output", "-o", help="Folder for the report (report.md/.csv/.json, plots) and the exported models.")],
     pruned: Annotated[Optional[str], typer.Option(help="Comma-separated pruned students, mildest first.")] = None,
-    split: str = "test",
-    data_dir: DataDirOpt = None,
-    timing_examples: Annotated[int, typer.Option(help="Examples timed at batch size 1 (the same for every row).")] = 1000,
-    repeats: Annotated[int, typer.Option(help="Timed passes per row; the median is reported.")] = 3,
-    limit: Annotated[Optional[int], typer.Option(help="Score accuracy on the first N examples only (quick runs).")] = None,
-    usd_per_hour: Annotated[float, typer.Option(help="Hourly price of the priced machine (default: Azure F16s_v2).")] = 0.677,
-    machine_cores: Annotated[int, typer.Option(help="Cores of the priced machine; the price is prorated to the cores used.")] = 16,
-    watts_per_core: Annotated[float, typer.Option(help="For the energy estimate when RAPL counters cannot be read.")] = 10.0,
-    peers: Annotated[bool, typer.Option("--peers/--no-peers", help="Also measure the Optimum-style peer.")] = True,
-    overwrite: OverwriteOpt = False,
+    options: dict = None,
 ):
     """The paper's ablation, measured side by side: time, speed-up, accuracy, USD per 100M queries, energy."""
-    from leanformer.bench import BenchConfig, run_bench
+    from leanformer.bench import run_bench
     from leanformer.bench.report import markdown
 
-    result = run_bench(BenchConfig(teacher=teacher, student=student, output_dir=output,
-                                   pruned=[p.strip() for p in pruned.split(",") if p.strip()] if pruned else [],
-                                   split=split, data_dir=data_dir, timing_examples=timing_examples, repeats=repeats,
-                                   limit=limit, usd_per_hour=usd_per_hour, machine_cores=machine_cores,
-                                   watts_per_core=watts_per_core, peers=peers, overwrite=overwrite))
+    result = run_bench(BenchConfig(**options, pruned=[p.strip() for p in pruned.split(",") if p.strip()] if pruned else []))
     sys.stdout.write(markdown(result))
 
 

@@ -25,6 +25,7 @@ from leanformer.models.loading import load_tokenizer
 from leanformer.runtime.onnx_model import read_onnx_model, with_graph, write_onnx_model
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import task_for
+from leanformer.utils.config import option
 from leanformer.utils.paths import check_output, scratch_dir
 from leanformer.utils.progress import info, quiet_logging
 
@@ -39,23 +40,19 @@ VARIANTS = {
 
 @dataclass
 class QuantizeConfig:
-    #: an exported fp32 leanformer ONNX model directory
-    model: str
-    output_dir: str
-    #: operator variant, or "auto" to time every variant on this CPU and keep the fastest
-    variant: str = "auto"
+    model: str = option(help="Exported fp32 ONNX model directory.", flags=("--model", "-m"))
+    output_dir: str = option(help="Directory for the quantized model.", flags=("--output", "-o"))
+    variant: str = option("auto", "auto (time every operator variant on this CPU, keep the fastest), s8, "
+                                  "s8-matmul-only, u8, u8-matmul-only.")
     #: node names to keep in floating point
-    exclude_nodes: list[str] = field(default_factory=list)
+    exclude_nodes: list[str] = field(default_factory=list, metadata={"cli": False})
     #: transformer layers (0-based) to keep in floating point
-    exclude_layers: list[int] = field(default_factory=list)
-    #: dev examples timed one by one per variant when choosing
-    timing_examples: int = 64
-    threads: int | None = None
-    #: None: the model's own input length (its manifest)
-    max_length: int | None = None
-    data_dir: str | None = None
-    #: replace an earlier leanformer output at ``output_dir`` (never a directory holding anything else)
-    overwrite: bool = False
+    exclude_layers: list[int] = field(default_factory=list, metadata={"cli": False})
+    timing_examples: int = option(64, "Dev examples timed one by one per variant when choosing.")
+    threads: int | None = option(None, "Threads used when timing variants.")
+    max_length: int | None = option(None, "Truncate inputs to this many tokens (default: the length the model was trained at).")
+    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest says.")
+    overwrite: bool = option(False, "Replace an earlier leanformer output at OUTPUT (never a directory holding anything else).", flags=("--overwrite",))
 
 
 def excluded_nodes(model: onnx.ModelProto, names: list[str], layers: list[int]) -> list[str]:
