@@ -102,7 +102,10 @@ def file_url(index: str, pinned: PinnedFile) -> str:
         body = resp.read().decode("utf-8", errors="replace")
         json_page = "json" in (resp.headers.get("Content-Type") or "")
     if json_page:
-        links = {f["filename"]: urljoin(page, f["url"]) for f in json.loads(body).get("files", [])}
+        try:
+            links = {f["filename"]: urljoin(page, f["url"]) for f in json.loads(body).get("files", [])}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise LookupError(f"{page} is not a valid simple-index page") from None
     else:
         parser = _Links()
         parser.feed(body)
