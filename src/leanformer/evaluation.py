@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from leanformer.errors import LeanformerError
 from leanformer.runtime.predictor import Predictor
 from leanformer.tasks import task_for
-from leanformer.utils.config import option
+from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, option
 from leanformer.utils.cpu import physical_cores
 from leanformer.utils.paths import atomic_write_text, check_output_file
 from leanformer.utils.progress import ProgressBar
@@ -21,9 +21,9 @@ class EvalConfig:
     split: str = option("dev", "train, dev or test.")
     limit: int | None = option(None, "Only the first N examples (quick checks).")
     batch_size: int = option(64, "Examples per batch.")
-    max_length: int | None = option(None, "Truncate inputs to this many tokens (default: the length the model was trained at).")
+    max_length: int | None = option(None, MAX_LENGTH_HELP)
     bf16: bool = option(False, "Numerics for inference (PyTorch models).", flags=("--bf16/--fp32",))
-    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest says.")
+    data_dir: str | None = option(None, DATA_DIR_HELP)
     threads: int | None = option(None, "Intra-op threads (default: physical cores).")
     predictions: str | None = option(None, "Also write predictions to this jsonl file (SuperGLUE's submission format "
                                            "for SuperGLUE tasks); works on unlabelled splits.")

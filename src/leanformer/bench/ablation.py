@@ -30,7 +30,7 @@ from leanformer.models.loading import load_config
 from leanformer.quantize import export_int8
 from leanformer.runtime.tune import settings
 from leanformer.tasks import task_for
-from leanformer.utils.config import option
+from leanformer.utils.config import DATA_DIR_HELP, option
 from leanformer.utils.cpu import physical_cores
 from leanformer.utils.paths import prepare_output_dir
 from leanformer.utils.progress import ProgressBar, info
@@ -45,7 +45,7 @@ class BenchConfig:
     #: pruned and re-distilled students, mildest first (one row each)
     pruned: list[str] = field(default_factory=list, metadata={"cli": False})
     split: str = option("test", "The split scored and timed.")
-    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest says.")
+    data_dir: str | None = option(None, DATA_DIR_HELP)
     timing_examples: int = option(1000, "Examples timed at batch size 1 (the same for every row).")
     repeats: int = option(3, "Timed passes per row; the median is reported.")
     warmup: int = option(20, "Untimed queries before each row's timing.")

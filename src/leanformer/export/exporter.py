@@ -18,7 +18,7 @@ from leanformer.models.manifest import OnnxGraph
 from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import Example, task_for
-from leanformer.utils.config import option
+from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, OVERWRITE_HELP, option
 from leanformer.utils.paths import atomic_dir, check_output
 from leanformer.utils.progress import info
 
@@ -33,12 +33,12 @@ class ExportConfig:
     optimize: bool = option(True, "Fuse with ONNX Runtime's transformer optimizer.", flags=("--optimize/--no-optimize",))
     parity_examples: int = option(32, "Dev examples used for the parity check with PyTorch.")
     tolerance: float = option(1e-3, "Fail if ONNX and PyTorch logits differ by more than this.")
-    max_length: int | None = option(None, "Truncate inputs to this many tokens (default: the length the model was trained at).")
-    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest says.")
+    max_length: int | None = option(None, MAX_LENGTH_HELP)
+    data_dir: str | None = option(None, DATA_DIR_HELP)
     #: "leanformer" (graph prepared so attention fuses) or "standard" (plain export and ONNX Runtime's
     #: optimizer as-is: what a user gets from the stock tools, kept as the benchmark's peer)
     recipe: str = option("leanformer", "leanformer or standard (the stock tools' graph, the bench's peer).", cli=False)
-    overwrite: bool = option(False, "Replace an earlier leanformer output at OUTPUT (never a directory holding anything else).", flags=("--overwrite",))
+    overwrite: bool = option(False, OVERWRITE_HELP, flags=("--overwrite",))
 
 
 class _ClassicMask(torch.nn.Module):

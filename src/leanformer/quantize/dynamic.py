@@ -25,7 +25,7 @@ from leanformer.models.loading import load_tokenizer
 from leanformer.runtime.onnx_model import read_onnx_model, with_graph, write_onnx_model
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import task_for
-from leanformer.utils.config import option
+from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, OVERWRITE_HELP, option
 from leanformer.utils.paths import check_output, scratch_dir
 from leanformer.utils.progress import info, quiet_logging
 
@@ -50,9 +50,9 @@ class QuantizeConfig:
     exclude_layers: list[int] = field(default_factory=list, metadata={"cli": False})
     timing_examples: int = option(64, "Dev examples timed one by one per variant when choosing.")
     threads: int | None = option(None, "Threads used when timing variants.")
-    max_length: int | None = option(None, "Truncate inputs to this many tokens (default: the length the model was trained at).")
-    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest says.")
-    overwrite: bool = option(False, "Replace an earlier leanformer output at OUTPUT (never a directory holding anything else).", flags=("--overwrite",))
+    max_length: int | None = option(None, MAX_LENGTH_HELP)
+    data_dir: str | None = option(None, DATA_DIR_HELP)
+    overwrite: bool = option(False, OVERWRITE_HELP, flags=("--overwrite",))
 
 
 def excluded_nodes(model: onnx.ModelProto, names: list[str], layers: list[int]) -> list[str]:

@@ -14,7 +14,7 @@ from leanformer.models import Manifest
 from leanformer.runtime.multi_instance import MultiInstancePredictor
 from leanformer.runtime.predictor import Predictor, labelled
 from leanformer.tasks import task_for
-from leanformer.utils.config import option
+from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, option
 from leanformer.utils.paths import atomic_write_text, check_output_file
 from leanformer.utils.progress import ProgressBar
 
@@ -27,13 +27,13 @@ class PredictConfig:
     input: str | None = option(None, "A data file in the task's format (default: the task's --split).",
                                flags=("--input", "-i"))
     split: str = option("test", "The task's split to predict when no --input is given.")
-    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest says.")
+    data_dir: str | None = option(None, DATA_DIR_HELP)
     batch_size: int = option(32, "Examples per batch.")
     sort_by_length: bool = option(True, "Batch inputs of similar length together (output order is kept).",
                                   flags=("--sort/--no-sort",))
     instances: int | None = option(None, "Worker processes (default: the tuned setting, else 1).")
     threads: int | None = option(None, "Threads per worker.")
-    max_length: int | None = option(None, "Truncate inputs to this many tokens (default: the length the model was trained at).")
+    max_length: int | None = option(None, MAX_LENGTH_HELP)
     show_progress: bool = option(True, "Progress bar.", cli=False)
     overwrite: bool = option(False, "Replace an existing output file.", flags=("--overwrite",))
 

@@ -12,7 +12,7 @@ from leanformer.models.manifest import TunedInstances
 from leanformer.runtime.multi_instance import MultiInstancePredictor
 from leanformer.tasks import task_for
 from leanformer.utils.cpu import physical_cores
-from leanformer.utils.config import option
+from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, option
 from leanformer.utils.progress import info
 
 
@@ -23,8 +23,8 @@ class TuneConfig:
     batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 32], metadata={"cli": False})
     save: bool = option(True, "Store the best setting in the model's manifest, where predict picks it up.",
                         flags=("--save/--no-save",))
-    max_length: int | None = option(None, "Truncate inputs to this many tokens (default: the length the model was trained at).")
-    data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest says.")
+    max_length: int | None = option(None, MAX_LENGTH_HELP)
+    data_dir: str | None = option(None, DATA_DIR_HELP)
 
 
 def settings(cores: int) -> list[tuple[int, int]]:

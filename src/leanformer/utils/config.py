@@ -12,3 +12,9 @@ def option(default=MISSING, help: str = "", flags: tuple[str, ...] = (), cli: bo
     example because its text form needs parsing).
     """
     return field(default=default, metadata={"help": help, "flags": tuple(flags), "cli": cli})
+
+
+#: help texts that several configs share
+MAX_LENGTH_HELP = "Truncate inputs to this many tokens (default: the length the model was trained at)."
+DATA_DIR_HELP = "Read the task's data from here instead of where the model's manifest says."
+OVERWRITE_HELP = "Replace an earlier leanformer output at OUTPUT (never a directory holding anything else)."
