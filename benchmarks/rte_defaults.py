@@ -47,7 +47,7 @@ def main() -> None:
         rows = rte_rows(vitaminc.examples(source), count, args.seed)
         (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     code = leanformer(["train", "-m", "all-MiniLM-L6-v2", "--task", "rte", "--data-dir", str(data),
-                       "-o", str(out / "model")])
+                       "-o", str(out / "model"), "--overwrite"])  # a rerun replaces its own model
     if code == 0:
         manifest = json.loads((out / "model" / "leanformer.json").read_text())
         step = manifest["lineage"][-1]

@@ -39,8 +39,9 @@ def main() -> None:
     out = Path(args.output)
     fp32_dir, int8_dir = out / "fp32", out / "int8"
     results: dict = {"machine": machine_info(), "args": vars(args)}
-    results["export"] = export_model(ExportConfig(model=args.model, output_dir=str(fp32_dir)))
-    results["quantize"] = quantize_model(QuantizeConfig(model=str(fp32_dir), output_dir=str(int8_dir)))
+    # a rerun replaces this script's own earlier outputs
+    results["export"] = export_model(ExportConfig(model=args.model, output_dir=str(fp32_dir), overwrite=True))
+    results["quantize"] = quantize_model(QuantizeConfig(model=str(fp32_dir), output_dir=str(int8_dir), overwrite=True))
 
     task = task_for(Manifest.read(args.model).task)
     examples = task.examples(args.split)[: args.limit]

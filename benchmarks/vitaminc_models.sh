@@ -61,4 +61,4 @@ step sweep "$RUNS/vitaminc-sweep/sweep.md" $BIN/leanformer prune --sweep --model
 # pruning level is the sweep's 6 heads / 384 neurons model (re-distilled for one epoch on 10,000 examples)
 step bench "$RUNS/vitaminc-bench/report.md" $BIN/leanformer bench --teacher "$TEACHER" --student "$STUDENT" \
     --pruned "$RUNS/vitaminc-pruned-h0.5-f0.5,$RUNS/vitaminc-sweep/heads6-ffn384" --output "$RUNS/vitaminc-bench" \
-    --timing-examples 200 --repeats 3
+    --timing-examples 200 --repeats 3 --overwrite
