@@ -92,7 +92,7 @@ def test_disk_full_is_one_clear_error_and_no_partial_file(file_index, cache, mon
 
 def test_stale_partial_files_of_dead_runs_are_removed(file_index, cache):
     (cache / "downloads").mkdir(parents=True)
-    stale = cache / "downloads" / f".{WANTED.filename}.999999999.part"
+    stale = cache / "downloads" / f".{WANTED.filename}.tmp-999999999-part"
     stale.write_bytes(b"half")
     fetch.fetch(WANTED)
     assert leftovers(cache) == [WANTED.filename]

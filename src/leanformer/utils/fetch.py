@@ -26,7 +26,7 @@ from urllib.parse import urljoin, urlparse
 from urllib.request import Request, url2pathname, urlopen
 
 from leanformer.errors import LeanformerError
-from leanformer.utils.paths import cache_dir, pid_alive
+from leanformer.utils.paths import cache_dir, remove_stale, temporary_name
 from leanformer.utils.progress import ProgressBar, info
 
 DEFAULT_INDEX = "https://pypi.org/simple"
@@ -142,14 +142,6 @@ def _transfer(url: str, part: Path, label: str) -> None:
             time.sleep(2 ** attempt)
 
 
-def _remove_stale_parts(folder: Path) -> None:
-    """Partial downloads of runs that were killed (their process is gone) are removed."""
-    for part in folder.glob(".*.part"):
-        pid = part.suffixes[-2].lstrip(".") if len(part.suffixes) >= 2 else ""
-        if not pid.isdigit() or not pid_alive(pid):
-            part.unlink(missing_ok=True)
-
-
 def fetch(pinned: PinnedFile) -> Path:
     """A verified local copy of ``pinned`` in the cache's downloads folder (downloaded unless already there).
 
@@ -163,9 +155,9 @@ def fetch(pinned: PinnedFile) -> Path:
             return target
         target.unlink()
         info(f"{target} does not match its pinned checksum; downloading it again")
-    _remove_stale_parts(folder)
+    remove_stale(folder)  # partial downloads of killed runs
     index = index_url()
-    part = folder / f".{pinned.filename}.{os.getpid()}.part"
+    part = folder / f"{temporary_name(pinned.filename)}part"
     where = f"{pinned.filename} ({pinned.project}) from {index}"
     manual = f"download it by hand and put it at {target}"
     try:

@@ -37,7 +37,7 @@ def _read_umask() -> int:
 UMASK = _read_umask()
 
 
-def pid_alive(pid: str) -> bool:
+def _pid_alive(pid: str) -> bool:
     """Whether process ``pid`` still runs: temporary files named after a dead one are stale."""
     try:
         os.kill(int(pid), 0)
@@ -110,13 +110,22 @@ def prepare_output_dir(target: str | os.PathLike, inputs=(), overwrite: bool = F
     return out
 
 
-def _remove_stale(parent: Path, name: str) -> None:
-    """Temporary siblings left by killed runs (their process is gone) are removed."""
-    pattern = re.compile(rf"\.{re.escape(name)}\.(?:tmp|old)-(\d+)-.*")
+def temporary_name(name: str) -> str:
+    """A hidden name for an in-progress ``name`` that :func:`remove_stale` recognises once its process is gone."""
+    return f".{name}.tmp-{os.getpid()}-"
+
+
+def remove_stale(parent: Path, name: str | None = None) -> None:
+    """Temporaries (folders or files) of ``name`` (any name if None) left by killed runs are removed."""
+    stem = re.escape(name) if name is not None else ".+"
+    pattern = re.compile(rf"\.{stem}\.(?:tmp|old)-(\d+)-.*")
     for stale in parent.iterdir():
         match = pattern.fullmatch(stale.name)
-        if match and not pid_alive(match.group(1)):
-            shutil.rmtree(stale, ignore_errors=True)
+        if match and not _pid_alive(match.group(1)):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -124,8 +133,8 @@ def scratch_dir(target: str | os.PathLike):
     """A temporary folder beside ``target`` for intermediate files; removed afterwards, or by the next run if killed."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(target.parent, target.name)
-    with tempfile.TemporaryDirectory(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent) as tmp:
+    remove_stale(target.parent, target.name)
+    with tempfile.TemporaryDirectory(prefix=temporary_name(target.name), dir=target.parent) as tmp:
         yield tmp
 
 
@@ -141,8 +150,8 @@ def atomic_dir(target: str | os.PathLike):
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(target.parent, target.name)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    remove_stale(target.parent, target.name)
+    tmp = Path(tempfile.mkdtemp(prefix=temporary_name(target.name), dir=target.parent))
     try:
         yield tmp
         if not is_leanformer_output(tmp):  # a model directory is recognised by its manifest
