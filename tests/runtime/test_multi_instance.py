@@ -46,6 +46,8 @@ def test_crashed_worker_is_an_error_not_a_hang(trained_toy):
         os.kill(p.workers[0].pid, signal.SIGKILL)
         with pytest.raises(LeanformerError, match=r"inference worker 0 \(pid \d+\) died with exit code -9"):
             p.logits(dev(trained_toy["data"]))
+        with pytest.raises(LeanformerError, match="died with exit code -9"):  # later calls keep the root cause
+            p.logits(dev(trained_toy["data"]))
 
 
 def test_worker_that_cannot_start(trained_toy, tmp_path):

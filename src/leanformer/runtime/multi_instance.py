@@ -135,8 +135,9 @@ class MultiInstancePredictor:
                 box.put((kind, batch_id, payload))
 
     def _fail(self, message: str) -> None:
+        """Wake every waiting call with ``message``; later calls get the first failure, the root cause."""
         with self._lock:
-            self._error = message
+            self._error = self._error or message
             boxes, self._waiting = list(self._waiting.values()), {}
         for box in boxes:
             box.put(("failed", None, message))
