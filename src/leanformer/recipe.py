@@ -16,38 +16,46 @@ from leanformer.distill import DistillConfig, distill
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest
 from leanformer.prune import PruneConfig, prune
+from leanformer.prune.targets import parse_target_pairs
 from leanformer.tasks import TaskConfig
 from leanformer.training import TrainConfig, train
+from leanformer.utils.config import int_list, option
 from leanformer.utils.paths import prepare_output_dir
 from leanformer.utils.progress import info
 
 
 @dataclass
 class RecipeConfig:
-    output_dir: str = "runs/recipe"
-    task: TaskConfig = field(default_factory=lambda: TaskConfig(name="vitaminc"))
-    teacher_model: str = "all-mpnet-base-v2"
-    #: pretrained student checkpoint; None: the student is cut from the fine-tuned teacher (``student_layers``)
-    student_model: str | None = "all-MiniLM-L6-v2"
-    student_layers: list[int] | None = None
-    #: an already fine-tuned teacher to reuse instead of training one
-    teacher: str | None = None
-    #: fine-tune the teacher on a random subset of this many training examples
-    train_limit: int | None = None
-    #: distil (and re-distil) on a subset of this many; None: as ``train_limit``
-    distill_limit: int | None = None
+    """Every step's settings; the command line sets only what it is given and the preset the rest."""
+
+    output_dir: str = option("runs/recipe", "Folder for every step's model and the report.", flags=("--output", "-o"))
+    task: TaskConfig = field(default_factory=TaskConfig)
+    teacher_model: str = option("all-mpnet-base-v2", "Teacher checkpoint to fine-tune (default: the preset's).")
+    #: None: the student is cut from the fine-tuned teacher (``student_layers``)
+    student_model: str | None = option("all-MiniLM-L6-v2", "Pretrained student checkpoint to distil into (default: "
+                                                           "the preset's; demo cuts its student from the teacher).")
+    student_layers: list[int] | None = option(None, "Keep only these student layers, 0-based, e.g. 0,2,4 "
+                                                    "(default: the preset's).", parse=int_list)
+    teacher: str | None = option(None, "Reuse this fine-tuned teacher instead of training one.")
+    train_limit: int | None = option(None, "Fine-tune the teacher on a random subset of this many training "
+                                           "examples (default: the preset's).")
+    distill_limit: int | None = option(None, "Distil and re-distil on a subset of this many (default: the "
+                                             "preset's, else as --train-limit).")
     #: None: by model width (see ``TrainOptions``)
     teacher_learning_rate: float | None = None
-    #: score dev (best epoch) and test after each training step on the first N examples only
-    eval_limit: int | None = None
-    teacher_epochs: int = 2
-    student_epochs: int = 3
+    eval_limit: int | None = option(None, "Score dev (best epoch) and test after each training step on the first "
+                                          "N examples only (default: the preset's).")
+    teacher_epochs: int = option(2, "Teacher fine-tuning epochs (default: the preset's).")
+    student_epochs: int = option(3, "Student distillation epochs (default: the preset's).")
     redistill_epochs: int = 1
     #: (heads, ffn) kept per layer for each pruning level, mildest first
-    prune_levels: list[tuple[float, float]] = field(default_factory=lambda: [(0.5, 0.5), (0.5, 0.25)])
+    prune_levels: list[tuple[float, float]] = option(
+        help="Pruning levels as HEADS:FFN pairs, mildest first (default: the preset's).",
+        factory=lambda: [(0.5, 0.5), (0.5, 0.25)], parse=parse_target_pairs)
     split: str = "test"
-    timing_examples: int = 1000
-    accuracy_limit: int | None = None
+    timing_examples: int = option(1000, "Examples the report times at batch size 1 (default: the preset's).")
+    accuracy_limit: int | None = option(None, "The report scores the first N examples only (default: the "
+                                              "preset's).")
     repeats: int = 3
     seed: int = 42
 
@@ -58,6 +66,8 @@ class RecipeConfig:
         return cls(**{**PRESETS[name], **overrides})
 
 
+PRESET_HELP = ("demo is a short budget (about 20 minutes on 2 cores: a MiniLM teacher and a 3-layer student cut "
+               "from it); full trains the MPNet-base teacher and a MiniLM student (hours).")
 PRESETS = {
     # The budget of `make demo` (under 25 minutes on 2 cores): every step, with models that learn. VitaminC needs
     # tens of thousands of examples before a cross-encoder beats the majority class (measured here: MPNet-base on

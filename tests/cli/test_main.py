@@ -151,3 +151,19 @@ def test_flags_a_workflow_would_ignore_are_refused(tmp_path, capsys):
     assert "--targets has no effect with prune without --sweep" in capsys.readouterr().err
     assert main(["quantize", "-m", "x", "-o", str(tmp_path / "o"), "--fp16", "--variant", "s8"]) == 2
     assert "--variant has no effect with --fp16" in capsys.readouterr().err
+
+
+def test_recipe_flags_override_only_what_they_name(monkeypatch, capsys):
+    import leanformer.recipe as recipe
+
+    seen = {}
+    monkeypatch.setattr(recipe, "run_recipe", lambda cfg: seen.setdefault("cfg", cfg) and {})
+    monkeypatch.setattr("leanformer.bench.report.markdown", lambda result: "")
+    assert main(["recipe", "--student-epochs", "4", "--data-dir", "d", "--prune-levels", "0.5:0.25"]) == 0
+    cfg = seen["cfg"]
+    demo = recipe.RecipeConfig.preset("demo")
+    assert cfg.student_epochs == 4 and cfg.prune_levels == [(0.5, 0.25)]
+    assert cfg.task.name == "vitaminc" and cfg.task.data_dir == "d"
+    assert (cfg.teacher_model, cfg.student_layers, cfg.distill_limit) == (demo.teacher_model, [0, 2, 4], 15000)
+    assert main(["recipe", "--preset", "huge"]) == 2
+    assert "unknown preset 'huge'" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from leanformer.models.loading import load_config
 from leanformer.quantize import export_int8
 from leanformer.runtime.tune import settings
 from leanformer.tasks import task_for
-from leanformer.utils.config import DATA_DIR_HELP, option
+from leanformer.utils.config import DATA_DIR_HELP, option, str_list
 from leanformer.utils.cpu import physical_cores
 from leanformer.utils.paths import prepare_output_dir
 from leanformer.utils.progress import ProgressBar, info
@@ -42,8 +42,8 @@ class BenchConfig:
     student: str = option(help="Distilled PyTorch student.")
     output_dir: str = option(help="Folder for the report (report.md/.csv/.json, plots) and the exported models.",
                              flags=("--output", "-o"))
-    #: pruned and re-distilled students, mildest first (one row each)
-    pruned: list[str] = field(default_factory=list, metadata={"cli": False})
+    pruned: list[str] = option(help="Comma-separated pruned (re-distilled) students, mildest first: a row each.",
+                               factory=list, parse=str_list)
     split: str = option("test", "The split scored and timed.")
     data_dir: str | None = option(None, DATA_DIR_HELP)
     timing_examples: int = option(1000, "Examples timed at batch size 1 (the same for every row).")

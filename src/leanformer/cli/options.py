@@ -3,7 +3,8 @@
 ``@with_config_options(DistillConfig)`` appends one flag per documented field of the config (see
 ``utils.config.option``; a field a subclass only re-defaults keeps its parent's help) to a command's
 signature and hands the command their values as one ``options`` dict, so a new field cannot be
-forgotten and ``train``, ``distill`` and ``prune`` stay in step.
+forgotten and ``train``, ``distill`` and ``prune`` stay in step. A field whose type is itself a
+config (``TrainConfig.task``) contributes its own fields' flags and arrives built.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import dataclasses
 import functools
 import inspect
 import typing
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -27,33 +28,61 @@ def _metadata(cls, name: str):
     return None
 
 
-def _parameters(cls) -> list[inspect.Parameter]:
+def _flags(cls, overrides: bool) -> list[tuple[inspect.Parameter, object, str | None]]:
+    """(parameter, parse, section): one flag per documented field; ``section`` names the nested config."""
     hints = typing.get_type_hints(cls)
-    params = []
+    flags = []
     for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            flags += [(p, parse, f.name) for p, parse, _ in _flags(hints[f.name], overrides)]
+            continue
         meta = _metadata(cls, f.name)
         if meta is None or not meta.get("cli", True):
             continue
-        option = typer.Option(*meta.get("flags", ()), help=meta["help"])
-        default = ... if f.default is dataclasses.MISSING else f.default  # ...: required
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                        annotation=Annotated[hints[f.name], option]))
-    return params
+        parse = meta.get("parse")
+        annotation = Optional[str] if parse else hints[f.name]
+        if overrides or parse:  # an absent flag passes nothing: the field's default (or the preset's) holds
+            default = None
+        elif f.default_factory is not dataclasses.MISSING:
+            raise TypeError(f"{cls.__name__}.{f.name}: a field with a default factory needs parse= to be an option")
+        else:
+            default = ... if f.default is dataclasses.MISSING else f.default  # ...: required
+        if overrides:
+            annotation = Optional[annotation]
+        flags.append((inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                        annotation=Annotated[annotation, typer.Option(*meta.get("flags", ()),
+                                                                                      help=meta["help"])]),
+                      parse, None))
+    return flags
 
 
-def with_config_options(config_cls):
-    """Decorate a command taking ``options: dict``; its flags are ``config_cls``'s documented fields."""
+def with_config_options(config_cls, overrides: bool = False):
+    """Decorate a command taking ``options: dict``; its flags are ``config_cls``'s documented fields.
+
+    ``overrides``: every flag is optional and only the flags given reach ``options`` (for configs
+    whose defaults come from elsewhere, like the recipe's presets).
+    """
     def decorate(fn):
-        extra = _parameters(config_cls)
-        names = {p.name for p in extra}
+        flags = _flags(config_cls, overrides)
+        sections = {section: typing.get_type_hints(config_cls)[section] for _, _, section in flags if section}
         sig = inspect.signature(fn)
         hints = typing.get_type_hints(fn, include_extras=True)  # resolve string annotations in fn's module
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints[p.name])
                for p in sig.parameters.values() if p.name != "options"]
+        extra = [p for p, _, _ in flags]
 
         @functools.wraps(fn)
         def wrapper(**kwargs):
-            options = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+            options: dict = {}
+            nested: dict = {name: {} for name in sections}
+            for param, parse, section in flags:
+                value = kwargs.pop(param.name)
+                if (parse or overrides) and value is None:
+                    continue
+                (nested[section] if section else options)[param.name] = parse(value) if parse else value
+            for name, cls in sections.items():
+                if nested[name] or not overrides:
+                    options[name] = cls(**nested[name])
             return fn(options=options, **kwargs)
 
         wrapper.__signature__ = sig.replace(parameters=own + extra)

@@ -16,7 +16,7 @@ from leanformer.models import load_model
 from leanformer.tasks import task_for
 from leanformer.training.loop import Run, begin, fit
 from leanformer.training.options import TrainOptions
-from leanformer.utils.config import option
+from leanformer.utils.config import int_list, option
 from leanformer.utils.paths import check_output
 
 
@@ -27,7 +27,7 @@ class DistillConfig(TrainOptions):
     student: str | None = option(None, "Pretrained checkpoint to start from (built-in name, directory, hub id); "
                                        "default: the teacher itself.")
     student_layers: list[int] | None = option(None, "Keep only these student layers, 0-based, e.g. 0,2,4 "
-                                                    "(DistilBERT-style initialisation).", cli=False)
+                                                    "(DistilBERT-style initialisation).", parse=int_list)
     relu: bool = option(False, "Swap the student's FFN activation from GELU to ReLU.", flags=("--relu",))
     temperature: float = option(2.0, "Softmax temperature of the soft targets.")
     alpha: float = option(0.0, "Weight of the hard-label loss (soft targets get 1 - alpha).")
@@ -35,7 +35,7 @@ class DistillConfig(TrainOptions):
     attention_weight: float = option(0.0, "Weight of the attention-map MSE (TinyBERT; needs the teacher's "
                                           "tokenizer).")
     layer_map: list[int] | None = option(None, "Teacher layer (1-based) for each student layer, e.g. 4,8,12; "
-                                               "default evenly spaced.", cli=False)
+                                               "default evenly spaced.", parse=int_list)
     augment: int = option(0, "Add this many word-perturbed copies of each training example, labelled by the "
                              "teacher (soft targets only).")
     data_dir: str | None = option(None, "Read the task's data from here instead of where the teacher's manifest "

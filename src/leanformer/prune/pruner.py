@@ -18,7 +18,7 @@ from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
 from leanformer.models.manifest import Structure
 from leanformer.models.structure import apply_structure, compose, current_structure
 from leanformer.prune.importance import gradient_importance, magnitude_importance, top_k
-from leanformer.prune.targets import resolve_target
+from leanformer.prune.targets import parse_target, resolve_target
 from leanformer.tasks import Task, task_for
 from leanformer.training.loop import begin, score_split
 from leanformer.training.options import TrainOptions
@@ -35,8 +35,10 @@ class PruneConfig(TrainOptions):
     output_dir: str = option(help="Directory for the pruned model (with --sweep: for all of them and the report).",
                              flags=("--output", "-o"))
     #: a count, or a ratio in (0, 1]; None keeps all
-    heads: int | float | None = option(None, "Heads each layer keeps: a count (6) or a ratio (0.5).", cli=False)
-    ffn: int | float | None = option(None, "FFN neurons each layer keeps: a count (768) or a ratio (0.5).", cli=False)
+    heads: int | float | None = option(None, "Heads each layer keeps: a count (6) or a ratio (0.5).",
+                                        parse=parse_target)
+    ffn: int | float | None = option(None, "FFN neurons each layer keeps: a count (768) or a ratio (0.5).",
+                                      parse=parse_target)
     method: str = option("gradient", "Importance: gradient (first-order, on training data) or magnitude.")
     importance_examples: int = option(2000, "Training examples used for gradient importance.")
     redistill: bool = option(True, "Distil the pruned model from the teacher afterwards (recovers accuracy).",

@@ -7,12 +7,13 @@ target's model is kept, so an interrupted sweep resumes where it stopped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from leanformer.bench.pruning import measure_model, write_sweep
 from leanformer.models import Manifest, load_model
 from leanformer.prune.pruner import (PruneConfig, importance, prune_copy, pruned_manifest, redistill_pruned,
                                      targets)
+from leanformer.prune.targets import parse_target_pairs
 from leanformer.tasks import task_for
 from leanformer.training.loop import begin, score_split
 from leanformer.utils.config import option
@@ -25,9 +26,10 @@ DEFAULT_TARGETS = [(1.0, 0.5), (0.75, 0.75), (0.5, 0.5), (0.5, 0.25), (0.25, 0.2
 @dataclass(kw_only=True)
 class SweepConfig(PruneConfig):
     #: (heads, ffn) pairs, each a count or a ratio
-    targets: list[tuple[int | float, int | float]] = field(default_factory=lambda: list(DEFAULT_TARGETS),
-                                                           metadata={"cli": False})
-    latency_examples: int = option(200, "Sweep: dev examples timed one by one for the latency column.", cli=False)
+    targets: list[tuple[int | float, int | float]] = option(
+        help="Sweep: HEADS:FFN pairs, e.g. 1.0:0.5,0.5:0.5,6:768 (default: five levels from 1.0:0.5 to 0.25:0.25).",
+        factory=lambda: list(DEFAULT_TARGETS), parse=parse_target_pairs)
+    latency_examples: int = option(200, "Sweep: dev examples timed one by one for the latency column.")
     epochs: int = 1
 
 

@@ -11,7 +11,7 @@ manifest as the reason for the choice.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
@@ -25,7 +25,7 @@ from leanformer.models.loading import load_tokenizer
 from leanformer.runtime.onnx_model import read_onnx_model, with_graph, write_onnx_model
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import task_for
-from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, OVERWRITE_HELP, option
+from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, OVERWRITE_HELP, int_list, option, str_list
 from leanformer.utils.paths import check_output, scratch_dir
 from leanformer.utils.progress import info, quiet_logging
 
@@ -44,10 +44,10 @@ class QuantizeConfig:
     output_dir: str = option(help="Directory for the quantized model.", flags=("--output", "-o"))
     variant: str = option("auto", "auto (time every operator variant on this CPU, keep the fastest), s8, "
                                   "s8-matmul-only, u8, u8-matmul-only.")
-    #: node names to keep in floating point
-    exclude_nodes: list[str] = field(default_factory=list, metadata={"cli": False})
-    #: transformer layers (0-based) to keep in floating point
-    exclude_layers: list[int] = field(default_factory=list, metadata={"cli": False})
+    exclude_nodes: list[str] = option(help="Comma-separated node names to keep in floating point.", factory=list,
+                                      parse=str_list)
+    exclude_layers: list[int] = option(help="Comma-separated layer indices (0-based) to keep in floating point.",
+                                       factory=list, parse=int_list)
     timing_examples: int = option(64, "Dev examples timed one by one per variant when choosing.")
     threads: int | None = option(None, "Threads used when timing variants.")
     max_length: int | None = option(None, MAX_LENGTH_HELP)

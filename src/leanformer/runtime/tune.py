@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest
@@ -12,7 +12,7 @@ from leanformer.models.manifest import TunedInstances
 from leanformer.runtime.multi_instance import MultiInstancePredictor
 from leanformer.tasks import task_for
 from leanformer.utils.cpu import physical_cores
-from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, option
+from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, int_list, option
 from leanformer.utils.progress import info
 
 
@@ -20,7 +20,8 @@ from leanformer.utils.progress import info
 class TuneConfig:
     model: str = option(help="Model directory (ONNX or PyTorch).", flags=("--model", "-m"))
     examples: int = option(1000, "Dev examples pushed through each setting.")
-    batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 32], metadata={"cli": False})
+    batch_sizes: list[int] = option(help="Comma-separated batch sizes to try (default: 1,8,32).",
+                                    factory=lambda: [1, 8, 32], parse=int_list)
     save: bool = option(True, "Store the best setting in the model's manifest, where predict picks it up.",
                         flags=("--save/--no-save",))
     max_length: int | None = option(None, MAX_LENGTH_HELP)

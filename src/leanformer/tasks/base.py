@@ -11,6 +11,7 @@ import numpy as np
 
 from leanformer.data.example import Example
 from leanformer.errors import DataError, LeanformerError
+from leanformer.utils.config import option, str_list
 
 SPLITS = ("train", "dev", "test")
 
@@ -19,12 +20,16 @@ SPLITS = ("train", "dev", "test")
 class TaskConfig:
     """Everything needed to rebuild a task; stored in each model's manifest."""
 
-    name: str
-    data_dir: str | None = None
-    text_column: str = "text"
-    text_pair_column: str | None = None
-    label_column: str = "label"
-    labels: list[str] | None = None
+    name: str = option("vitaminc", "Task: vitaminc (built in), boolq, cb, copa, multirc, record, rte, wic "
+                                   "(SuperGLUE's jsonl layout) or generic (your CSV/TSV/JSONL files).",
+                       flags=("--task", "-t"))
+    data_dir: str | None = option(None, "Folder with the task's files (train/dev/test). VitaminC defaults to the "
+                                        "built-in copy.")
+    text_column: str = option("text", "generic task: column with the (first) text.")
+    text_pair_column: str | None = option(None, "generic task: column with the second text of a pair.")
+    label_column: str = option("label", "generic task: column with the label.")
+    labels: list[str] | None = option(None, "generic task: comma-separated label names (default: found in the "
+                                            "training file).", parse=str_list)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

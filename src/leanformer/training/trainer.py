@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from leanformer.models import Manifest, load_for_task
 from leanformer.tasks import TaskConfig, get_task
 from leanformer.training.loop import Run, begin, cross_entropy, fit
 from leanformer.training.options import TrainOptions
+from leanformer.utils.config import option
 from leanformer.utils.paths import check_output
 
 
 @dataclass(kw_only=True)
 class TrainConfig(TrainOptions):
-    #: built-in name, local directory or hub id
-    model: str
-    task: TaskConfig
-    output_dir: str
+    model: str = option(help="Built-in name (all-MiniLM-L6-v2, all-mpnet-base-v2), local directory or hub id.",
+                        flags=("--model", "-m"))
+    task: TaskConfig = field(default_factory=TaskConfig)
+    output_dir: str = option(help="Directory to write the fine-tuned model to.", flags=("--output", "-o"))
 
 
 def train(cfg: TrainConfig) -> dict:
