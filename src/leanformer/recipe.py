@@ -15,6 +15,7 @@ from leanformer.bench.report import write_report
 from leanformer.distill import DistillConfig, distill
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest
+from leanformer.pipeline import PIPELINE
 from leanformer.prune import PruneConfig, prune
 from leanformer.prune.targets import parse_target_pairs
 from leanformer.tasks import TaskConfig
@@ -82,44 +83,58 @@ PRESETS = {
 }
 
 
-def _step(name: str, output: Path, run, times: list[dict]) -> str:
+def _producers(cfg: RecipeConfig, models: dict, out: Path):
+    """Each pipeline stage's models: (title, output folder, how to make it; None when given)."""
+    common = {"eval_limit": cfg.eval_limit, "seed": cfg.seed, "resume": True}
+    limit = cfg.distill_limit or cfg.train_limit
+    return {
+        "teacher": lambda: [("fine-tune the teacher", cfg.teacher, None)] if cfg.teacher else [
+            ("fine-tune the teacher", out / "teacher", lambda o: train(TrainConfig(
+                model=cfg.teacher_model, task=cfg.task, output_dir=o, epochs=cfg.teacher_epochs,
+                train_limit=cfg.train_limit, learning_rate=cfg.teacher_learning_rate, **common)))],
+        "student": lambda: [("distil the student", out / "student", lambda o: distill(DistillConfig(
+            teacher=models["teacher"][0], student=cfg.student_model, student_layers=cfg.student_layers, output_dir=o,
+            epochs=cfg.student_epochs, train_limit=limit, **common)))],
+        # re-distilled from the unpruned student, as in the paper
+        "pruned": lambda: [(f"prune to {h} heads / {f} FFN and re-distil", out / f"pruned-h{h}-f{f}",
+                            lambda o, h=h, f=f: prune(PruneConfig(model=models["student"][0], output_dir=o, heads=h,
+                                                                  ffn=f, epochs=cfg.redistill_epochs,
+                                                                  train_limit=limit, **common)))
+                           for h, f in cfg.prune_levels],
+    }
+
+
+def _step(title: str, output, run, times: list[dict]) -> str:
+    """Make one model unless it exists (a rerun continues where the last one stopped)."""
+    if run is None:
+        return str(output)
     start = time.perf_counter()
     reused = Manifest.read(output) is not None
     if reused:
-        info(f"recipe: {name}: {output} exists, reusing it")
+        info(f"recipe: {title}: {output} exists, reusing it")
     else:
-        info(f"[bold]recipe: {name}[/]")
+        info(f"[bold]recipe: {title}[/]")
         run(str(output))
     seconds = round(time.perf_counter() - start, 1)
-    times.append({"step": name, "seconds": seconds, "reused": reused})
+    times.append({"step": title, "seconds": seconds, "reused": reused})
     if not reused:
-        info(f"recipe: {name}: done in {seconds:.0f} s")
+        info(f"recipe: {title}: done in {seconds:.0f} s")
     return str(output)
 
 
 def run_recipe(cfg: RecipeConfig) -> dict:
-    # a rerun continues where the last one stopped: finished steps are reused
+    """Every pipeline stage in order, then the side-by-side report of all of them."""
     out = prepare_output_dir(cfg.output_dir, [cfg.teacher, cfg.task.data_dir], resumable=True)
-    common = {"eval_limit": cfg.eval_limit, "seed": cfg.seed, "resume": True}
-    distill_limit = cfg.distill_limit or cfg.train_limit
+    models: dict[str, list[str]] = {}
     times: list[dict] = []
-    teacher = cfg.teacher or _step("fine-tune the teacher", out / "teacher", lambda o: train(TrainConfig(
-        model=cfg.teacher_model, task=cfg.task, output_dir=o, epochs=cfg.teacher_epochs, train_limit=cfg.train_limit,
-        learning_rate=cfg.teacher_learning_rate, **common)), times)
-    student = _step("distil the student", out / "student", lambda o: distill(DistillConfig(
-        teacher=teacher, student=cfg.student_model, student_layers=cfg.student_layers, output_dir=o,
-        epochs=cfg.student_epochs, train_limit=distill_limit, **common)), times)
-    pruned = [_step(f"prune to {h} heads / {f} FFN and re-distil", out / f"pruned-h{h}-f{f}",
-                    # re-distilled from the unpruned student, as in the paper
-                    lambda o, h=h, f=f: prune(PruneConfig(model=student, output_dir=o, heads=h, ffn=f,
-                                                          epochs=cfg.redistill_epochs, train_limit=distill_limit,
-                                                          **common)), times)
-              for h, f in cfg.prune_levels]
+    for stage in PIPELINE:  # producers read the models of the stages before them
+        models[stage.role] = [_step(*job, times) for job in _producers(cfg, models, out)[stage.role]()]
     start = time.perf_counter()
     info("[bold]recipe: benchmark every step side by side[/]")
-    result = run_bench(BenchConfig(teacher=teacher, student=student, pruned=pruned, output_dir=str(out / "report"),
-                                   split=cfg.split, timing_examples=cfg.timing_examples, limit=cfg.accuracy_limit,
-                                   repeats=cfg.repeats, overwrite=True))
+    result = run_bench(BenchConfig(**{s.role: models[s.role] if s.many else models[s.role][0] for s in PIPELINE},
+                                   output_dir=str(out / "report"), split=cfg.split,
+                                   timing_examples=cfg.timing_examples, limit=cfg.accuracy_limit, repeats=cfg.repeats,
+                                   overwrite=True))
     times.append({"step": "benchmark", "seconds": round(time.perf_counter() - start, 1), "reused": False})
     result = {**result, "recipe_steps": times}
     write_report(out / "report", result)

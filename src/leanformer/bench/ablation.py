@@ -27,6 +27,7 @@ from leanformer.errors import LeanformerError
 from leanformer.models import Manifest
 from leanformer.models.anatomy import max_sequence_length
 from leanformer.models.loading import load_config
+from leanformer.pipeline import PEER, PIPELINE, ROW_KINDS
 from leanformer.quantize import export_int8
 from leanformer.runtime.tune import settings
 from leanformer.tasks import task_for
@@ -61,10 +62,6 @@ class BenchConfig:
     show_progress: bool = option(True, "Progress bars.", cli=False)
     overwrite: bool = option(False, "Replace the report in an earlier bench output (its exported models are reused "
                                     "either way).", flags=("--overwrite",))
-
-
-#: what a row is: the report and the plots select rows by kind, never by their labels
-ROW_KINDS = ("baseline", "teacher", "student", "runtime", "instances", "pruned", "peer")
 
 
 @dataclass
@@ -121,7 +118,7 @@ def measure(spec: RowSpec, examples: list, timing: list, task, *, warmup: int = 
                 start = time.perf_counter()
                 timing_logits = system.timed_pass(timed)
                 passes.append(time.perf_counter() - start)
-        row = {"row": spec.name, "kind": spec.kind, "peer": spec.kind == "peer", "model": spec.model, "seconds": statistics.median(passes),
+        row = {"row": spec.name, "kind": spec.kind, "peer": spec.kind == PEER, "model": spec.model, "seconds": statistics.median(passes),
                "cores": spec.instances * (spec.threads or physical_cores()) if spec.instances > 1 else physical_cores(),
                "joules": energy.joules / repeats, "energy_source": energy.source, "timing_logits": timing_logits}
         if same_as is not None and _same_predictions(timing_logits, same_as["timing_logits"]):
@@ -152,32 +149,22 @@ def run_bench(cfg: BenchConfig) -> dict:
     timing = examples[: cfg.timing_examples]
     work = out / "models"
     work.mkdir(parents=True, exist_ok=True)
-    student_int8 = export_int8(cfg.student, work, "student", data_dir=cfg.data_dir)
-    pruned_int8 = [export_int8(p, work, f"pruned{i + 1}", data_dir=cfg.data_dir) for i, p in enumerate(cfg.pruned)]
-    instances, threads = _best_instances(student_int8, timing, cfg)
-    baseline = min(cfg.baseline_length, max_sequence_length(load_config(cfg.teacher)))
-    specs = [
-        RowSpec(f"teacher, PyTorch fp32, padded to {baseline}", cfg.teacher, "baseline", fixed_length=baseline,
-                max_length=baseline),
-        RowSpec("+ dynamic sequence length", cfg.teacher, "teacher", max_length=cfg.max_length),
-        RowSpec("+ distillation (student)", cfg.student, "student", max_length=cfg.max_length),
-        RowSpec("+ int8 + ONNX Runtime graph optimisation", student_int8, "runtime", max_length=cfg.max_length),
-        RowSpec(f"+ multi-instance ({instances} x {threads} threads)", student_int8, "instances", instances, threads,
-                max_length=cfg.max_length),
-        *[RowSpec(f"+ structured pruning ({Path(p).name})", m, "pruned", instances, threads, max_length=cfg.max_length)
-          for p, m in zip(cfg.pruned, pruned_int8)],
-    ]
+    specs = _pipeline_rows(cfg, work, timing)
     if cfg.peers:
         specs.append(RowSpec("peer: teacher, ONNX Runtime stock optimizer + per-channel int8 (Optimum recipe)",
                              export_int8(cfg.teacher, work, "teacher-standard", recipe="standard", data_dir=cfg.data_dir),
-                             "peer", max_length=cfg.max_length))
-        specs.append(RowSpec("peer: student, PyTorch dynamic int8 (torchao)", cfg.student, "peer",
+                             PEER, max_length=cfg.max_length))
+        specs.append(RowSpec("peer: student, PyTorch dynamic int8 (torchao)", cfg.student, PEER,
                              max_length=cfg.max_length, torch_int8=True))
     settings_ = {"warmup": cfg.warmup, "repeats": cfg.repeats, "watts_per_core": cfg.watts_per_core,
                  "show_progress": cfg.show_progress}
-    dynamic = measure(specs[1], examples, timing, task, **settings_)
-    rows = [measure(specs[0], examples, timing, task, **settings_, same_as=dynamic), dynamic,
-            *[measure(s, examples, timing, task, **settings_) for s in specs[2:]]]
+    # padded rows reuse the accuracy of their unpadded twin (same model and numerics) when the timed answers agree
+    measured = {i: measure(s, examples, timing, task, **settings_) for i, s in enumerate(specs) if not s.fixed_length}
+    twin = {(s.model, s.torch_int8): measured[i] for i, s in enumerate(specs) if i in measured}
+    measured |= {i: measure(s, examples, timing, task, **settings_, same_as=twin.get((s.model, s.torch_int8)))
+                 for i, s in enumerate(specs) if s.fixed_length}
+    rows = [measured[i] for i in range(len(specs))]
+    teacher = next(r for r in rows if r["kind"] == "teacher")  # the teacher's own answers (dynamic length, fp32)
     for r in rows:
         del r["timing_logits"]
     price = Price(cfg.usd_per_hour, cfg.machine_cores, cfg.price_name)
@@ -186,7 +173,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     for r, c, s in zip(ablation, cumulative, step):
         r["cumulative_speedup"], r["step_speedup"] = c, s
     for r in rows:
-        r["vs_teacher"] = r["metric"] - rows[1]["metric"]  # the teacher's own answers (dynamic length, fp32)
+        r["vs_teacher"] = r["metric"] - teacher["metric"]
         r["usd_per_100m"] = usd_per_100m(r["seconds"], len(timing), price, r["cores"])
         r["queries_per_second"] = len(timing) / r["seconds"]
         if r["peer"]:
@@ -198,3 +185,24 @@ def run_bench(cfg: BenchConfig) -> dict:
                   "usd_per_hour_prorated": price.per_hour(physical_cores())}, "machine": machine_info(), "rows": rows}
     write_report(out, result)
     return result
+
+
+def _pipeline_rows(cfg: BenchConfig, work: Path, timing: list) -> list[RowSpec]:
+    """The rows of every pipeline stage for the models given for it, in pipeline order."""
+    baseline = min(cfg.baseline_length, max_sequence_length(load_config(cfg.teacher)))
+    pool: tuple[int, int] | None = None
+    specs = []
+    for stage in PIPELINE:
+        models = getattr(cfg, stage.role)
+        for i, model in enumerate(models if stage.many else [models] if models else []):
+            name = f"{stage.role}{i + 1}" if stage.many else stage.role
+            int8 = export_int8(model, work, name, data_dir=cfg.data_dir) if any(r.int8 for r in stage.rows) else None
+            for row in stage.rows:
+                if row.tuned and pool is None:  # one pool for every tuned row: the fastest for the first of them
+                    pool = _best_instances(int8, timing, cfg)
+                instances, threads = pool if row.tuned else (1, None)
+                label = row.label.format(baseline=baseline, instances=instances, threads=threads, name=Path(model).name)
+                specs.append(RowSpec(label, int8 if row.int8 else model, row.kind, instances, threads,
+                                     fixed_length=baseline if row.padded else None,
+                                     max_length=baseline if row.padded else cfg.max_length))
+    return specs

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+from leanformer.pipeline import TUNED_KINDS
 from leanformer.utils.paths import atomic_write_text
 from leanformer.utils.plots import labelled_scatter
 
@@ -52,7 +53,7 @@ def write_report(out: Path, result: dict) -> None:
     writer.writerows(result["rows"])
     atomic_write_text(out / "report.csv", buffer.getvalue())
     _plot_accuracy_vs_speed(out / "accuracy_vs_speed.png", result)
-    pruned = [r for r in result["rows"] if r["kind"] in ("instances", "pruned")]
+    pruned = [r for r in result["rows"] if r["kind"] in TUNED_KINDS]
     if len(pruned) > 1:
         _plot_pruning(out / "pruning_tradeoff.png", pruned, result["metric"])
 
