@@ -14,12 +14,12 @@ from tests.conftest import FAMILIES
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "superglue"
 
 
-def leanformer_model(tiny_model, tmp_path, family, prune=False, task=None, multiple_choice=False):
+def leanformer_model(tiny_model, tmp_path, family, prune=False, task=None, multiple_choice=False, hidden=None):
     model, tok, _ = load_for_task(tiny_model(family, layers=2, hidden=32, heads=4), ["a", "b"], multiple_choice)
     structure = None
     if prune:
-        structure = Structure(heads=[[0, 3], [1, 2]], neurons=[list(range(0, 48, 3))] * 2)
-        apply_structure(model, structure.heads, structure.neurons)
+        structure = Structure(heads=[[0, 3], [1, 2]], neurons=[list(range(0, 48, 3))] * 2, hidden=hidden)
+        apply_structure(model, structure.heads, structure.neurons, structure.hidden)
     manifest = Manifest(task=task or {"name": "generic"}, label_names=["a", "b"], multiple_choice=multiple_choice,
                         structure=structure)
     return save_model(model, tok, manifest, tmp_path / f"{family}-model")
@@ -44,11 +44,19 @@ def test_parity_and_fusions_per_family(tiny_model, tmp_path, family):
 
 
 @pytest.mark.parametrize("family", ["bert", "roberta", "distilbert"])
-def test_pruned_model_exports_with_fused_attention(tiny_model, tmp_path, family):
-    src = leanformer_model(tiny_model, tmp_path, family, prune=True)
+@pytest.mark.parametrize("hidden", [None, list(range(0, 32, 2))])
+def test_pruned_model_exports_with_fused_attention(tiny_model, tmp_path, family, hidden):
+    src = leanformer_model(tiny_model, tmp_path, family, prune=True, hidden=hidden)
     result = export_model(ExportConfig(model=str(src), output_dir=str(tmp_path / "onnx")))
     assert result["parity_max_abs_diff"] < 1e-4
-    assert result["fusions"]["Attention"] == 2  # 2 heads x 8 = 16 wide, hidden 32
+    assert result["fusions"]["Attention"] == 2  # 2 heads x 8 = 16 wide, hidden 32 (or 16 kept channels)
+    assert result["fusions"]["SkipLayerNormalization"] >= 2
+
+
+def test_mpnet_with_heads_pruned_per_layer_and_narrower_exports(tiny_model, tmp_path):
+    src = leanformer_model(tiny_model, tmp_path, "mpnet", prune=True, hidden=list(range(1, 32, 2)))
+    result = export_model(ExportConfig(model=str(src), output_dir=str(tmp_path / "onnx")))
+    assert result["parity_max_abs_diff"] < 1e-4
 
 
 def test_multiple_choice_export(tiny_model, tmp_path):

@@ -14,7 +14,7 @@ from leanformer.prune.importance import magnitude_importance, top_k
 from leanformer.prune.masks import StructureMasks
 from leanformer.prune.targets import parse_target, resolve_target
 
-PRUNABLE = ("bert", "roberta", "xlm-roberta", "distilbert", "electra")
+PRUNABLE = ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "mpnet")
 KEEP_HEADS = [[0, 2], [1, 3], [2, 3]]
 KEEP_NEURONS = [[0, 5, 7, 11, 20], [1, 2, 3, 4, 47], [10, 20, 30, 40, 45]]
 
@@ -70,17 +70,18 @@ def test_pruning_twice_composes_indices(tiny_model):
         torch.testing.assert_close(twice(**enc).logits, direct(**enc).logits)
 
 
-def test_mpnet_heads_refused_ffn_allowed(tiny_model):
+def test_mpnet_layers_read_their_own_heads_of_the_shared_position_bias(tiny_model):
     model, tok, _ = load_for_task(tiny_model("mpnet", layers=2), ["a", "b"])
-    with pytest.raises(LeanformerError, match="cannot prune attention heads of 'mpnet'.*relative-position bias"):
-        apply_structure(copy.deepcopy(model), [[0], [1]], None)
     model.eval()
+    once = apply_structure(copy.deepcopy(model), [[0, 2, 3], [1, 2, 3]], None)
+    assert [p.attention.bias_heads.tolist() for p in block_parts(once)] == [[0, 2, 3], [1, 2, 3]]
+    twice = apply_structure(copy.deepcopy(once), [[1, 2], [0, 2]], None)  # indices into the remaining heads
+    assert [p.attention.bias_heads.tolist() for p in block_parts(twice)] == [[2, 3], [1, 3]]
     enc = batch(tok)
-    with torch.no_grad(), masks_for(model, [[0, 1, 2, 3]] * 2, [[1, 2, 3], [4, 5, 6]]):
+    with torch.no_grad(), masks_for(model, [[2, 3], [1, 3]], [list(range(48))] * 2):
         masked = model(**enc).logits
-    pruned = apply_structure(copy.deepcopy(model), None, [[1, 2, 3], [4, 5, 6]])
     with torch.no_grad():
-        assert (masked - pruned(**enc).logits).abs().max().item() < 1e-4
+        assert (masked - twice(**enc).logits).abs().max().item() < 1e-4
 
 
 @pytest.mark.parametrize("value,expected", [(6, 6), (0.5, 6), (1.0, 12), (12, 12), (0.01, 1), (3.0, 3)])

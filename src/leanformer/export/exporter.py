@@ -15,7 +15,7 @@ from leanformer.errors import LeanformerError
 from leanformer.export.graph import optimize_graph
 from leanformer.models import load_model
 from leanformer.models.manifest import OnnxGraph
-from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
+from leanformer.models.anatomy import block_parts
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import Example, task_for
 from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, OVERWRITE_HELP, option
@@ -23,6 +23,8 @@ from leanformer.utils.paths import atomic_dir, check_output
 from leanformer.utils.progress import info
 
 ONNX_FILE = "model.onnx"
+#: families whose attention ONNX Runtime's optimizer does not fuse, and why
+UNFUSED_ATTENTION = {"mpnet": "MPNet adds a relative-position bias to the scores, which the fusion does not match"}
 
 
 @dataclass
@@ -102,7 +104,7 @@ def export_model(cfg: ExportConfig) -> dict:
     if cfg.recipe not in ("leanformer", "standard"):
         raise LeanformerError(f"unknown export recipe '{cfg.recipe}'; expected leanformer or standard")
     standard = cfg.recipe == "standard"
-    fusable = not standard and not manifest.multiple_choice and model.config.model_type not in NO_HEAD_PRUNING
+    fusable = not standard and not manifest.multiple_choice and model.config.model_type not in UNFUSED_ATTENTION
     traced = copy.deepcopy(model)
     if fusable:
         traced.set_attn_implementation("eager")  # the plain attention graph the optimizer can fuse
@@ -132,7 +134,7 @@ def export_model(cfg: ExportConfig) -> dict:
         note = None
         if not fusable:
             note = "standard recipe" if standard else "attention not fused: " + (
-                "multiple-choice inputs" if manifest.multiple_choice else NO_HEAD_PRUNING[model.config.model_type])
+                "multiple-choice inputs" if manifest.multiple_choice else UNFUSED_ATTENTION[model.config.model_type])
         graph = OnnxGraph(file=ONNX_FILE, precision="fp32", inputs=names, fusions=fusions, opset=cfg.opset)
         dataclasses.replace(manifest, onnx=graph).with_step(
             "export", source=str(cfg.model), recipe=cfg.recipe, opset=cfg.opset, fusions=fusions, parity_max_abs_diff=diff,

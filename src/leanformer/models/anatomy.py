@@ -92,8 +92,9 @@ _BLOCK_LAYOUT = {
     "mpnet": ("attention.attn", ("q", "k", "v"), "attention.attn.o", "intermediate.dense", "output.dense"),
 }
 _BLOCK_LAYOUT.update({t: _BLOCK_LAYOUT["bert"] for t in ("roberta", "xlm-roberta", "electra")})
-#: families whose attention heads share state across layers, so heads cannot be removed per layer
-NO_HEAD_PRUNING = {"mpnet": "MPNet adds one relative-position bias, shared by all layers, with a column per head"}
+#: families whose blocks share one relative-position bias table with a column per head: each pruned layer
+#: reads its own heads' columns (see ``models.structure``)
+SHARED_POSITION_BIAS = ("mpnet",)
 
 
 def block_parts(model: torch.nn.Module) -> list[BlockParts]:
@@ -108,6 +109,59 @@ def block_parts(model: torch.nn.Module) -> list[BlockParts]:
         parts.append(BlockParts(attention, q, k, v, block.get_submodule(o_path), block.get_submodule(in_path),
                                 block.get_submodule(out_path)))
     return parts
+
+
+@dataclass
+class ResidualParts:
+    """Everything that reads or writes the residual stream (the hidden dimension), for width pruning."""
+
+    tables: list[torch.nn.Embedding]  # embedding tables whose columns are hidden channels
+    norms: list[torch.nn.LayerNorm]  # LayerNorms over the hidden channels
+    writers: list[torch.nn.Linear]  # output rows are hidden channels (attention output, FFN output)
+    readers: list[torch.nn.Linear]  # input columns are hidden channels (Q, K, V, FFN input, the task head)
+
+    @property
+    def width(self) -> int:
+        return self.readers[0].in_features
+
+
+#: where the task head reads the encoder output, when the base model has no pooler, by preference
+_HEAD_INPUTS = ("classifier.dense", "pre_classifier", "sequence_summary.summary", "classifier")
+
+
+def head_input(model: torch.nn.Module) -> torch.nn.Linear:
+    """The first Linear of the task head, the only head layer that reads hidden channels."""
+    pooler = getattr(base_model(model), "pooler", None)
+    if pooler is not None:
+        return pooler.dense
+    for path in _HEAD_INPUTS:
+        try:
+            module = model.get_submodule(path)
+        except AttributeError:
+            continue
+        if isinstance(module, torch.nn.Linear):
+            return module
+    raise LeanformerError(f"cannot find where the task head of {type(model).__name__} reads the encoder output")
+
+
+def residual_parts(model: torch.nn.Module) -> ResidualParts:
+    embeddings = base_model(model).embeddings
+    project = getattr(base_model(model), "embeddings_project", None)  # ELECTRA: narrow embeddings, then a Linear
+    tables, norms, writers = [], [], [project] if project is not None else []
+    if project is None:
+        tables = [m for m in embeddings.modules() if isinstance(m, torch.nn.Embedding)]
+        norms = [m for m in embeddings.modules() if isinstance(m, torch.nn.LayerNorm)]
+    readers = []
+    for block, part in zip(layers(model), block_parts(model)):
+        norms += [m for m in block.modules() if isinstance(m, torch.nn.LayerNorm)]
+        writers += [part.output, part.ffn_out]
+        readers += [part.query, part.key, part.value, part.ffn_in]
+    return ResidualParts(tables, norms, writers, readers + [head_input(model)])
+
+
+def hidden_width(model: torch.nn.Module) -> int:
+    """The residual stream's width as the model is now (width pruning leaves the config's ``hidden_size``)."""
+    return block_parts(model)[0].ffn_in.in_features
 
 
 #: families whose position ids start after the padding index

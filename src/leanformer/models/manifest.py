@@ -24,10 +24,17 @@ DEFAULT_MAX_LENGTH = 128
 
 @dataclass
 class Structure:
-    """A pruned model's kept head and FFN-neuron indices per layer, into the config's original shapes."""
+    """A pruned model's kept head and FFN-neuron indices per layer and kept hidden channels, into the config's
+    original shapes (layers are the config's: dropping layers rewrites the config and these lists alike)."""
 
     heads: list[list[int]] | None = None
     neurons: list[list[int]] | None = None
+    hidden: list[int] | None = None
+
+    def keep_layers(self, keep: list[int]) -> "Structure":
+        """The structure of the same model after keeping only the layers ``keep`` (0-based, current)."""
+        return Structure(heads=[self.heads[i] for i in sorted(keep)] if self.heads else None,
+                         neurons=[self.neurons[i] for i in sorted(keep)] if self.neurons else None, hidden=self.hidden)
 
 
 @dataclass

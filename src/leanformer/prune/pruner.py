@@ -14,7 +14,7 @@ from leanformer.data.features import collate, encode, lengths, sorted_batches
 from leanformer.distill.redistill import redistill
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, count_parameters, load_model, save_model
-from leanformer.models.anatomy import NO_HEAD_PRUNING, block_parts
+from leanformer.models.anatomy import block_parts
 from leanformer.models.manifest import Structure
 from leanformer.models.structure import apply_structure, compose, current_structure
 from leanformer.prune.importance import gradient_importance, magnitude_importance, top_k
@@ -73,9 +73,6 @@ def targets(model, cfg: PruneConfig) -> tuple[int | None, int | None]:
     ffn = resolve_target(cfg.ffn, part.ffn_in.out_features, "FFN neurons")
     if heads is None and ffn is None:
         raise LeanformerError("nothing to prune: give a heads and/or an FFN target")
-    if heads is not None and model.config.model_type in NO_HEAD_PRUNING:
-        raise LeanformerError(f"cannot prune attention heads of '{model.config.model_type}': "
-                              f"{NO_HEAD_PRUNING[model.config.model_type]}; prune FFN neurons only")
     return heads, ffn
 
 
