@@ -166,3 +166,14 @@ def test_bad_settings(teacher, tmp_path):
         distill(cfg(teacher, tmp_path / "x", temperature=0))
     with pytest.raises(LeanformerError, match="layer map needs one teacher layer"):
         distill(cfg(teacher, tmp_path / "x", student_layers=[0], hidden_weight=1.0, layer_map=[4]))
+
+
+def test_hidden_loss_of_a_width_pruned_student_compares_the_kept_channels():
+    from leanformer.distill.losses import hidden_state_loss
+
+    teacher = [torch.randn(2, 5, 8) for _ in range(3)]
+    kept = torch.tensor([1, 4, 6])
+    student = [h.index_select(-1, kept).clone() for h in teacher]
+    mask = torch.ones(2, 5)
+    assert hidden_state_loss(student, teacher, [1, 2], mask, None, kept).item() == 0.0
+    assert hidden_state_loss(student, teacher, [1, 2], mask, None, torch.tensor([0, 4, 6])).item() > 1e-3

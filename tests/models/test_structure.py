@@ -68,7 +68,9 @@ def test_hidden_channels_compose_as_one_list(tiny_model):
 
 def test_dropping_layers_keeps_the_structure_of_the_others():
     s = Structure(heads=[[0], [1], [2]], neurons=None, hidden=[1, 2])
-    assert s.keep_layers([2, 0]) == Structure(heads=[[0], [2]], neurons=None, hidden=[1, 2])
+    once = s.keep_layers([2, 0])
+    assert once == Structure(heads=[[0], [2]], neurons=None, hidden=[1, 2], layers=[0, 2])
+    assert once.keep_layers([1]) == Structure(heads=[[2]], hidden=[1, 2], layers=[2])
 
 
 def test_bad_channel_lists_are_refused(tiny_model):

@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 import json
 
 import pytest
@@ -186,3 +187,33 @@ def test_sweep_target_pairs_parse():
     assert parse_target_pairs("1.0:0.5,6:768") == [(1.0, 0.5), (6, 768)]
     with pytest.raises(LeanformerError, match="HEADS:FFN pairs"):
         parse_target_pairs("6")
+
+
+def test_width_and_depth_in_two_distilled_steps_resume_and_reload(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEANFORMER_CACHE", str(tmp_path / "cache"))
+    cfg = pcfg(trained, tmp_path / "p", hidden=0.5, layers=1, heads=2, steps=2, epochs=2, hidden_weight=1.0,
+               attention_weight=1.0)
+    result = prune(cfg)
+    assert result["steps"] == 2 and result["metrics"]["dev"]["accuracy"] >= 0.8
+    assert result["structure"] | {"head_size": 0} == {"heads_per_layer": [2], "ffn_per_layer": [48], "hidden": 16,
+                                                      "layers": 1, "head_size": 0}
+    step1 = load_model(tmp_path / "p-step1")[2]
+    shape1 = next(e for e in step1.lineage if e["step"] == "prune")["shape"]
+    assert shape1 == {"heads": 3, "ffn": None, "hidden": 24, "layers": 2}
+    model, _, manifest = load_model(tmp_path / "p")
+    assert len(manifest.structure.hidden) == 16 and set(manifest.structure.hidden) <= set(step1.structure.hidden)
+    assert len(manifest.structure.layers) == 1 and len(model.bert.encoder.layer) == 1
+    distilled = manifest.lineage[-1]
+    assert distilled["step"] == "distill" and distilled["teacher"] == str(trained)
+    assert distilled["loss"]["layer_map"] == [manifest.structure.layers[0] + 1]  # the teacher layer it was cut from
+    # a rerun continues from the finished first step instead of redoing it
+    mtime = (tmp_path / "p-step1" / "model.safetensors").stat().st_mtime_ns
+    prune(dataclasses.replace(cfg, overwrite=True))
+    assert (tmp_path / "p-step1" / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+def test_a_step_of_another_run_is_not_reused(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEANFORMER_CACHE", str(tmp_path / "cache"))
+    prune(pcfg(trained, tmp_path / "p-step1", hidden=20, epochs=1))  # not the 24 a two-step run to 16 makes first
+    with pytest.raises(LeanformerError, match="another pruning run"):
+        prune(pcfg(trained, tmp_path / "p", hidden=16, steps=2, epochs=1))

@@ -72,7 +72,7 @@ def prune(
     from leanformer.prune.sweep import sweep as run_sweep
 
     if sweep:
-        _reject_unused("--sweep", options, SweepConfig, ("heads", "ffn"))
+        _reject_unused("--sweep", options, SweepConfig, ("heads", "ffn", "hidden", "layers", "steps", "hidden_method"))
         _print_json(run_sweep(SweepConfig(**options)))
         return
     own = {f.name for f in dataclasses.fields(PruneConfig)}

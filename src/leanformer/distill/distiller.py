@@ -12,7 +12,9 @@ from leanformer.distill.losses import attention_loss, hidden_state_loss, soft_ta
 from leanformer.distill.students import build_student, fresh_manifest
 from leanformer.distill.teacher_cache import TeacherLogits
 from leanformer.errors import LeanformerError
-from leanformer.models import load_model
+from leanformer.models import Manifest, load_model
+from leanformer.models.anatomy import hidden_width
+from leanformer.models.manifest import Structure
 from leanformer.tasks import task_for
 from leanformer.training.loop import Run, begin, fit
 from leanformer.training.options import TrainOptions
@@ -51,9 +53,9 @@ class DistillationLoss:
     """
 
     def __init__(self, cfg: DistillConfig, teacher_logits: torch.Tensor | None, teacher: torch.nn.Module | None,
-                 layer_map: list[int], projection: torch.nn.Module | None):
+                 layer_map: list[int], projection: torch.nn.Module | None, channels: torch.Tensor | None = None):
         self.cfg, self.teacher_logits, self.teacher = cfg, teacher_logits, teacher
-        self.layer_map, self.projection = layer_map, projection
+        self.layer_map, self.projection, self.channels = layer_map, projection, channels
 
     def __call__(self, model, inputs, idx, labels) -> torch.Tensor:
         cfg = self.cfg
@@ -71,10 +73,21 @@ class DistillationLoss:
         mask = inputs["attention_mask"].reshape(-1, inputs["attention_mask"].shape[-1])
         if hidden:
             loss = loss + cfg.hidden_weight * hidden_state_loss(out.hidden_states, t_out.hidden_states, self.layer_map,
-                                                                mask, self.projection)
+                                                                mask, self.projection, self.channels)
         if attention:
             loss = loss + cfg.attention_weight * attention_loss(out.attentions, t_out.attentions, self.layer_map, mask)
         return loss
+
+
+def _cut_from_teacher(student: Manifest | None, teacher: Manifest, s_model, t_model) -> Structure | None:
+    """The student's structure when it was pruned out of this (unpruned) teacher's shapes: its kept layers and
+    channels then index the teacher's, and the intermediate losses compare like with like."""
+    cut = student.structure if student is not None else None
+    if cut is None or teacher.structure is not None or s_model.config.hidden_size != t_model.config.hidden_size:
+        return None
+    if cut.layers and max(cut.layers) >= t_model.config.num_hidden_layers:
+        return None
+    return cut
 
 
 def _check(cfg: DistillConfig) -> None:
@@ -100,20 +113,23 @@ def distill(cfg: DistillConfig) -> dict:
     manifest = base_manifest or fresh_manifest(task)
 
     internals = cfg.hidden_weight > 0 or cfg.attention_weight > 0
-    layer_map, projection, teacher_logits, computed, extra = [], None, None, 0, []
+    layer_map, projection, channels, teacher_logits, computed, extra = [], None, None, None, 0, []
     if internals:
         if t_tok.get_vocab() != s_tok.get_vocab():
             raise LeanformerError("hidden-state and attention losses need the student to use the teacher's tokenizer; "
                                   "use soft targets only (the default) for a student of another family")
         n_s, n_t = student.config.num_hidden_layers, teacher.config.num_hidden_layers
-        layer_map = cfg.layer_map or uniform_layer_map(n_s, n_t)
+        cut = _cut_from_teacher(base_manifest, t_manifest, student, teacher)
+        channels = torch.tensor(cut.hidden) if cut and cut.hidden else None
+        layer_map = cfg.layer_map or ([i + 1 for i in cut.layers] if cut and cut.layers else
+                                      uniform_layer_map(n_s, n_t))
         if len(layer_map) != n_s or any(not 1 <= t <= n_t for t in layer_map):
             raise LeanformerError(f"layer map needs one teacher layer in 1..{n_t} per student layer ({n_s}), got {layer_map}")
         if cfg.attention_weight > 0:
             student.set_attn_implementation("eager")
             teacher.set_attn_implementation("eager")
-        if student.config.hidden_size != teacher.config.hidden_size:
-            projection = torch.nn.Linear(student.config.hidden_size, teacher.config.hidden_size)
+        if channels is None and hidden_width(student) != hidden_width(teacher):
+            projection = torch.nn.Linear(hidden_width(student), hidden_width(teacher))
         teacher.eval().requires_grad_(False)
     else:
         cache = TeacherLogits(teacher, t_tok, cfg.teacher, cfg.max_length, task.multiple_choice, bf16,
@@ -130,7 +146,7 @@ def distill(cfg: DistillConfig) -> dict:
                "loss": {"temperature": cfg.temperature, "alpha": cfg.alpha, "hidden_weight": cfg.hidden_weight,
                         "attention_weight": cfg.attention_weight, "layer_map": layer_map or None},
                "config": cfg.to_dict()}
-    loss = DistillationLoss(cfg, teacher_logits, teacher, layer_map, projection)
+    loss = DistillationLoss(cfg, teacher_logits, teacher, layer_map, projection, channels)
     return fit(Run(model=student, tokenizer=s_tok, task=task, train_examples=train_examples, options=cfg,
                    output_dir=cfg.output_dir, loss=loss, manifest=manifest, step="distill", details=details,
                    extra=projection))

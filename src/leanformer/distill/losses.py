@@ -22,8 +22,12 @@ def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[int]:
 
 
 def hidden_state_loss(student_hidden, teacher_hidden, layer_map: list[int], mask: torch.Tensor,
-                      projection: torch.nn.Module | None) -> torch.Tensor:
-    """MSE between mapped hidden states over real (unpadded) tokens; embeddings are matched too."""
+                      projection: torch.nn.Module | None, teacher_channels: torch.Tensor | None = None) -> torch.Tensor:
+    """MSE between mapped hidden states over real (unpadded) tokens; embeddings are matched too.
+
+    A student narrower than its teacher is matched through a learned ``projection``, or, when it was cut
+    from the teacher, on the teacher's ``teacher_channels`` it kept.
+    """
     pairs = [(0, 0)] + [(i + 1, t) for i, t in enumerate(layer_map)]
     m = mask.unsqueeze(-1).float()
     total = 0.0
@@ -31,7 +35,10 @@ def hidden_state_loss(student_hidden, teacher_hidden, layer_map: list[int], mask
         hs = student_hidden[s].float()
         if projection is not None:
             hs = projection(hs)
-        total = total + (((hs - teacher_hidden[t].float()) ** 2) * m).sum() / (m.sum() * hs.shape[-1])
+        ht = teacher_hidden[t].float()
+        if teacher_channels is not None:
+            ht = ht.index_select(-1, teacher_channels)
+        total = total + (((hs - ht) ** 2) * m).sum() / (m.sum() * hs.shape[-1])
     return total / len(pairs)
 
 

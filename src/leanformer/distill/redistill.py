@@ -15,7 +15,8 @@ from leanformer.training.options import TrainOptions
 
 
 def redistill(model, tokenizer, manifest: Manifest, output_dir: str | Path, teacher: str, options: TrainOptions,
-              temperature: float = 2.0, alpha: float = 0.0, data_dir: str | None = None) -> dict:
+              temperature: float = 2.0, alpha: float = 0.0, data_dir: str | None = None, hidden_weight: float = 0.0,
+              attention_weight: float = 0.0) -> dict:
     """Stage ``model`` beside ``output_dir``, distil it from ``teacher`` into ``output_dir``, remove the stage."""
     output_dir = Path(output_dir)
     staging = output_dir.with_name(f".{output_dir.name}.staged")
@@ -23,6 +24,7 @@ def redistill(model, tokenizer, manifest: Manifest, output_dir: str | Path, teac
     shared = {f.name: getattr(options, f.name) for f in dataclasses.fields(TrainOptions)}
     try:
         return distill(DistillConfig(**shared, teacher=teacher, student=str(staging), output_dir=str(output_dir),
-                                     temperature=temperature, alpha=alpha, data_dir=data_dir))
+                                     temperature=temperature, alpha=alpha, data_dir=data_dir,
+                                     hidden_weight=hidden_weight, attention_weight=attention_weight))
     finally:
         shutil.rmtree(staging, ignore_errors=True)

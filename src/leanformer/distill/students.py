@@ -7,6 +7,8 @@ either with the FFN activation swapped to ReLU (FastFormers: bias+ReLU fuses che
 
 from __future__ import annotations
 
+import dataclasses
+
 from leanformer.models import Manifest, load_for_task, load_model
 from leanformer.models.anatomy import keep_layers, set_activation
 from leanformer.tasks import Task
@@ -20,6 +22,8 @@ def build_student(task: Task, teacher_dir: str, student: str | None, layers: lis
         model, tokenizer, manifest = load_for_task(student, task.label_names, task.multiple_choice)
     if layers is not None:
         keep_layers(model, layers)
+        if manifest is not None and manifest.structure is not None:
+            manifest = dataclasses.replace(manifest, structure=manifest.structure.keep_layers(layers))
     if relu:
         set_activation(model, "relu")
     return model, tokenizer, manifest

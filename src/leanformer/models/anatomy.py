@@ -161,7 +161,9 @@ def residual_parts(model: torch.nn.Module) -> ResidualParts:
 
 def hidden_width(model: torch.nn.Module) -> int:
     """The residual stream's width as the model is now (width pruning leaves the config's ``hidden_size``)."""
-    return block_parts(model)[0].ffn_in.in_features
+    if model.config.model_type in _BLOCK_LAYOUT:
+        return block_parts(model)[0].ffn_in.in_features
+    return getattr(model.config, "hidden_size", None) or model.config.dim
 
 
 #: families whose position ids start after the padding index

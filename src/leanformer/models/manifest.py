@@ -30,11 +30,15 @@ class Structure:
     heads: list[list[int]] | None = None
     neurons: list[list[int]] | None = None
     hidden: list[int] | None = None
+    #: the original layers the model still has (dropped by importance); None: all of them
+    layers: list[int] | None = None
 
     def keep_layers(self, keep: list[int]) -> "Structure":
         """The structure of the same model after keeping only the layers ``keep`` (0-based, current)."""
-        return Structure(heads=[self.heads[i] for i in sorted(keep)] if self.heads else None,
-                         neurons=[self.neurons[i] for i in sorted(keep)] if self.neurons else None, hidden=self.hidden)
+        keep = sorted(keep)
+        return Structure(heads=[self.heads[i] for i in keep] if self.heads else None,
+                         neurons=[self.neurons[i] for i in keep] if self.neurons else None, hidden=self.hidden,
+                         layers=[self.layers[i] for i in keep] if self.layers else keep)
 
 
 @dataclass

@@ -4,7 +4,8 @@
 FastFormers). A neuron's mask sits between the activation and the output projection, so its
 score a_i * (dL/dy . W_out[:, i]) weighs both the intermediate and the output projection.
 ``magnitude``: weight norms, the usual baseline. Scores are normalised per layer (L2), so
-layers compare on the same scale. Compute them on training data, never on the split you report.
+layers compare on the same scale. Hidden channels and whole layers have scores of their own
+(below). Compute them all on training data, never on the split you report.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 import torch
 import torch.nn.functional as F
 
-from leanformer.models.anatomy import block_parts
+from leanformer.models.anatomy import block_parts, layer_container, residual_parts
 from leanformer.prune.masks import StructureMasks
 from leanformer.utils.cpu import autocast
 from leanformer.utils.progress import ProgressBar
@@ -62,3 +63,72 @@ def magnitude_importance(model: torch.nn.Module) -> tuple[list[torch.Tensor], li
 def top_k(scores: list[torch.Tensor], k: int) -> list[list[int]]:
     """Indices of the ``k`` best-scoring units of each layer, in ascending order."""
     return [sorted(torch.topk(s, k).indices.tolist()) for s in scores]
+
+
+HIDDEN_METHODS = ("activation", "gradient")
+
+
+def hidden_importance(model: torch.nn.Module, batches: Iterable[tuple[dict, torch.Tensor]], total: int,
+                      method: str = "activation", bf16: bool = False, show_progress: bool = True) -> torch.Tensor:
+    """One score per hidden (residual-stream) channel, from every LayerNorm output on the stream.
+
+    ``activation``: mean |value| over real tokens, summed over the LayerNorms (Minitron). ``gradient``:
+    |dL/dmask| of one mask shared by every LayerNorm output (first-order: removing the channel everywhere).
+    """
+    model.eval()
+    norms = residual_parts(model).norms
+    width = norms[0].normalized_shape[0]
+    mask = torch.ones(width, requires_grad=method == "gradient")
+    scores = torch.zeros(width)
+    state: dict = {}
+
+    def on_norm(module, args, output):
+        if method == "activation":
+            real = state["mask"].unsqueeze(-1).to(output.dtype)
+            scores.add_((output.detach().abs() * real).sum(tuple(range(output.dim() - 1))).float() / real.sum())
+            return None
+        return output * mask.to(output.dtype)
+
+    hooks = [n.register_forward_hook(on_norm) for n in norms]
+    try:
+        with ProgressBar(total, "hidden importance", enabled=show_progress) as bar:
+            for inputs, labels in batches:
+                state["mask"] = inputs["attention_mask"]
+                with autocast(bf16), torch.set_grad_enabled(method == "gradient"):
+                    logits = model(**inputs).logits
+                if method == "gradient":
+                    (grad,) = torch.autograd.grad(F.cross_entropy(logits.float(), labels), [mask])
+                    scores += grad.abs()
+                bar.advance(len(labels))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return scores
+
+
+def layer_importance(model: torch.nn.Module, batches: list[tuple[dict, torch.Tensor]], bf16: bool = False,
+                     show_progress: bool = True) -> torch.Tensor:
+    """How much the loss on ``batches`` rises when each layer alone is skipped (higher: more important)."""
+    model.eval()
+    container = layer_container(model)
+    blocks = container.layer
+
+    def loss() -> float:
+        total = 0.0
+        with torch.no_grad(), autocast(bf16):
+            for inputs, labels in batches:
+                total += F.cross_entropy(model(**inputs).logits.float(), labels, reduction="sum").item()
+        return total / sum(len(labels) for _, labels in batches)
+
+    rises = []
+    with ProgressBar(len(blocks) + 1, "layer importance", enabled=show_progress) as bar:
+        full = loss()
+        bar.advance(1)
+        try:
+            for i in range(len(blocks)):
+                container.layer = torch.nn.ModuleList(b for j, b in enumerate(blocks) if j != i)
+                rises.append(loss() - full)
+                bar.advance(1)
+        finally:
+            container.layer = blocks
+    return torch.tensor(rises)

@@ -1,6 +1,8 @@
-"""Pruning targets: how many heads and FFN neurons each layer keeps, as a count or a ratio."""
+"""Pruning targets: how many heads, FFN neurons, hidden channels and layers to keep, and the steps to get there."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from leanformer.errors import LeanformerError
 
@@ -44,3 +46,25 @@ def resolve_target(value: int | float | None, total: int, what: str) -> int | No
     if value > total:
         raise LeanformerError(f"{what} target {value} is more than the {total} each layer has")
     return value
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What every layer keeps after one pruning step (None: as it is), and how many layers remain."""
+
+    heads: int | None = None
+    ffn: int | None = None
+    hidden: int | None = None
+    layers: int | None = None
+
+
+def schedule(now: Shape, target: Shape, steps: int) -> list[Shape]:
+    """``steps`` shapes from ``now`` to ``target``, each dimension shrinking linearly; the last is ``target``."""
+    if steps < 1:
+        raise LeanformerError(f"steps must be at least 1, got {steps}")
+
+    def at(k: int, field: str) -> int | None:
+        start, end = getattr(now, field), getattr(target, field)
+        return None if end is None else round(start + (end - start) * k / steps)
+
+    return [Shape(*(at(k, f) for f in ("heads", "ffn", "hidden", "layers"))) for k in range(1, steps + 1)]

@@ -25,6 +25,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, count_parameters, save_model as save_leanformer_model
+from leanformer.models.anatomy import hidden_width
 from leanformer.models.inference import predict_logits
 from leanformer.tasks import Example, Task
 from leanformer.data.features import collate, encode, length_grouped_batches, lengths
@@ -127,9 +128,8 @@ def _load_checkpoint(path: Path, trainable, optimizer, scheduler) -> TrainState:
 
 def fit(run: Run) -> dict:
     """Train, keep the best epoch by the task's primary dev metric, score it, and publish it."""
-    config = run.model.config
-    run.options = resolve_defaults(run.options, getattr(config, "hidden_size", None) or getattr(config, "dim", 768),
-                                   len(run.train_examples), run.manifest.input_length())
+    run.options = resolve_defaults(run.options, hidden_width(run.model), len(run.train_examples),
+                                   run.manifest.input_length())
     run.details = {**run.details, "config": {**run.details.get("config", {}), "epochs": run.options.epochs,
                                              "learning_rate": run.options.learning_rate,
                                              "max_length": run.options.max_length}}
