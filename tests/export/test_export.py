@@ -72,3 +72,23 @@ def test_parity_failure_is_loud_and_leaves_nothing(tiny_model, tmp_path):
         export_model(ExportConfig(model=str(src), output_dir=str(tmp_path / "onnx"), tolerance=0.0))
     assert not (tmp_path / "onnx").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".onnx")]
+
+
+@pytest.mark.parametrize("family", ["bert", "distilbert", "mpnet"])
+def test_removed_sublayers_leave_no_nodes_and_keep_parity(tiny_model, tmp_path, family):
+    model, tok, _ = load_for_task(tiny_model(family, layers=2, hidden=32, heads=4), ["a", "b"])
+    full = save_model(model, tok, Manifest(task={"name": "generic"}, label_names=["a", "b"]), tmp_path / "full")
+    structure = Structure(heads=[[], [0, 1, 2, 3]], neurons=[list(range(48)), []])
+    apply_structure(model, structure.heads, structure.neurons)
+    cut = save_model(model, tok, Manifest(task={"name": "generic"}, label_names=["a", "b"], structure=structure),
+                     tmp_path / "cut")
+    counts = {}
+    for name, src in (("full", full), ("cut", cut)):
+        result = export_model(ExportConfig(model=str(src), output_dir=str(tmp_path / f"{name}-onnx"), optimize=False))
+        assert result["parity_max_abs_diff"] < 1e-4
+        graph = onnx.load(str(tmp_path / f"{name}-onnx" / "model.onnx")).graph
+        counts[name] = sum(n.op_type in ("MatMul", "Gemm") for n in graph.node)
+    # one attention (q, k, v, o, two score products) and one FFN (two) fewer
+    assert counts["full"] - counts["cut"] == 8
+    fused = export_model(ExportConfig(model=str(cut), output_dir=str(tmp_path / "fused")))
+    assert fused["parity_max_abs_diff"] < 1e-4

@@ -81,3 +81,30 @@ def test_bad_channel_lists_are_refused(tiny_model):
         with pytest.raises(LeanformerError, match="hidden channels to keep"):
             keep_hidden(copy.deepcopy(model), bad)
     assert block_parts(model)[0].query.in_features == 32
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_removing_every_head_or_neuron_removes_the_sublayer_exactly_as_masking_it(tiny_model, tmp_path, family):
+    from leanformer.models.anatomy import RemovedSublayer
+    from leanformer.prune.masks import StructureMasks
+
+    torch.manual_seed(0)
+    model, tok, _ = load_for_task(tiny_model(family, layers=3), ["a", "b"])
+    model.eval()
+    heads, neurons = [[], [0, 1, 2, 3], [1]], [list(range(48)), [], []]
+    hm = [torch.zeros(4).index_fill_(0, torch.tensor(h, dtype=torch.long), 1.0) for h in heads]
+    nm = [torch.zeros(48).index_fill_(0, torch.tensor(n, dtype=torch.long), 1.0) for n in neurons]
+    enc = _batch(tok)
+    with torch.no_grad(), StructureMasks(model, hm, nm):
+        masked = model(**enc).logits
+    removed = apply_structure(copy.deepcopy(model), heads, neurons)
+    parts = block_parts(removed)
+    assert [p.num_heads for p in parts] == [0, 4, 1] and [p.num_neurons for p in parts] == [48, 0, 0]
+    assert sum(isinstance(m, RemovedSublayer) for m in removed.modules()) == 3
+    with torch.no_grad():
+        assert (masked - removed(**enc).logits).abs().max().item() < 1e-5
+    save_model(removed, tok, Manifest(task={"name": "generic"}, label_names=["a", "b"],
+                                      structure=Structure(heads=heads, neurons=neurons)), tmp_path / "m")
+    again = load_model(tmp_path / "m")[0]
+    with torch.no_grad():
+        assert torch.equal(again(**enc).logits, removed(**enc).logits)

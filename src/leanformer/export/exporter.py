@@ -74,8 +74,9 @@ def _sample(model, tokenizer, manifest, cfg: ExportConfig) -> list[list[dict]]:
 
 
 def _heads_and_width(model) -> tuple[int, int]:
-    part = block_parts(model)[0]
-    return part.num_heads, part.num_heads * part.head_size
+    """The attention shape the optimizer fuses; (0, 0) lets it read each layer's own when layers differ."""
+    shapes = {(p.num_heads, p.num_heads * p.head_size) for p in block_parts(model) if p.attention is not None}
+    return shapes.pop() if len(shapes) == 1 else (0, 0)
 
 
 def parity(session, model, features, pad_id: int, multiple_choice: bool) -> float:

@@ -66,15 +66,15 @@ def set_activation(model: torch.nn.Module, name: str) -> torch.nn.Module:
 
 @dataclass
 class BlockParts:
-    """The prunable pieces of one transformer block."""
+    """The prunable pieces of one transformer block; None where a sublayer was removed (all heads or all neurons)."""
 
-    attention: torch.nn.Module  # holds the head bookkeeping (attention_head_size, head count)
-    query: torch.nn.Linear
-    key: torch.nn.Linear
-    value: torch.nn.Linear
-    output: torch.nn.Linear  # attention output projection; its input columns are per head
-    ffn_in: torch.nn.Linear
-    ffn_out: torch.nn.Linear
+    attention: torch.nn.Module | None  # holds the head bookkeeping (attention_head_size, head count)
+    query: torch.nn.Linear | None
+    key: torch.nn.Linear | None
+    value: torch.nn.Linear | None
+    output: torch.nn.Linear | None  # attention output projection; its input columns are per head
+    ffn_in: torch.nn.Linear | None
+    ffn_out: torch.nn.Linear | None
 
     @property
     def head_size(self) -> int:
@@ -82,7 +82,54 @@ class BlockParts:
 
     @property
     def num_heads(self) -> int:
-        return self.query.out_features // self.head_size
+        return self.query.out_features // self.head_size if self.query is not None else 0
+
+    @property
+    def num_neurons(self) -> int:
+        return self.ffn_in.out_features if self.ffn_in is not None else 0
+
+
+class RemovedSublayer(torch.nn.Module):
+    """What is left of a post-LayerNorm sublayer ``norm(x + f(x))`` once every head or FFN neuron is gone:
+    ``norm(x + bias)`` (``bias`` alone where the block applies the norm itself). No matrix product remains.
+
+    ``call``: how the block calls the module it replaces: ``attention`` (hidden states first, returns a tuple),
+    ``output`` (``(intermediate, input)``, as BERT's FFN output) or ``plain`` (hidden states, returns a tensor).
+    """
+
+    def __init__(self, bias: torch.Tensor, norm: torch.nn.Module | None, call: str):
+        super().__init__()
+        self.bias = torch.nn.Parameter(bias.detach().clone())
+        self.norm, self.call = norm, call
+
+    def forward(self, hidden_states, *args, **kwargs):
+        x = args[0] if self.call == "output" else hidden_states
+        out = self.norm(x + self.bias) if self.norm is not None else self.bias.expand_as(x)
+        return (out, None) if self.call == "attention" else out
+
+
+#: per family, how a removed sublayer replaces stock modules: (path to replace, call, residual norm path or None,
+#: output projection path whose bias remains) for attention, then for the FFN; extra FFN paths become Identity
+_SUBLAYERS = {
+    "bert": (("attention", "attention", "attention.output.LayerNorm", "attention.output.dense"),
+             ("output", "output", "output.LayerNorm", "output.dense", "intermediate")),
+    "distilbert": (("attention", "attention", None, "attention.out_lin"), ("ffn", "plain", None, "ffn.lin2", None)),
+    "mpnet": (("attention", "attention", "attention.LayerNorm", "attention.attn.o"),
+              ("output", "output", "output.LayerNorm", "output.dense", "intermediate")),
+}
+_SUBLAYERS.update({t: _SUBLAYERS["bert"] for t in ("roberta", "xlm-roberta", "electra")})
+
+
+def remove_sublayer(block: torch.nn.Module, model_type: str, which: str) -> None:
+    """Replace a block's attention (``which="attention"``) or FFN by its ``RemovedSublayer``, in place."""
+    attention, ffn = _SUBLAYERS[model_type]
+    path, call, norm_path, bias_path, *extra = attention if which == "attention" else ffn
+    norm = block.get_submodule(norm_path) if norm_path else None
+    removed = RemovedSublayer(block.get_submodule(bias_path).bias, norm, call)
+    owner, _, name = path.rpartition(".")
+    setattr(block.get_submodule(owner) if owner else block, name, removed)
+    for path in filter(None, extra):
+        setattr(block, path, torch.nn.Identity())
 
 
 #: (attention module path, q, k, v, o names, FFN in/out paths) per family
@@ -102,12 +149,16 @@ def block_parts(model: torch.nn.Module) -> list[BlockParts]:
     if layout is None:
         raise LeanformerError(f"structured pruning does not support '{model.config.model_type}'")
     attn_path, qkv, o_path, in_path, out_path = layout
+    attention_path, ffn_path = _SUBLAYERS[model.config.model_type][0][0], _SUBLAYERS[model.config.model_type][1][0]
     parts = []
     for block in layers(model):
-        attention = block.get_submodule(attn_path)
-        q, k, v = (getattr(attention, n) for n in qkv)
-        parts.append(BlockParts(attention, q, k, v, block.get_submodule(o_path), block.get_submodule(in_path),
-                                block.get_submodule(out_path)))
+        pieces = [None] * 7
+        if not isinstance(block.get_submodule(attention_path), RemovedSublayer):
+            attention = block.get_submodule(attn_path)
+            pieces[:5] = [attention, *(getattr(attention, n) for n in qkv), block.get_submodule(o_path)]
+        if not isinstance(block.get_submodule(ffn_path), RemovedSublayer):
+            pieces[5:] = [block.get_submodule(in_path), block.get_submodule(out_path)]
+        parts.append(BlockParts(*pieces))
     return parts
 
 
@@ -153,6 +204,9 @@ def residual_parts(model: torch.nn.Module) -> ResidualParts:
         norms = [m for m in embeddings.modules() if isinstance(m, torch.nn.LayerNorm)]
     readers = []
     for block, part in zip(layers(model), block_parts(model)):
+        if any(isinstance(m, RemovedSublayer) for m in block.modules()):
+            raise LeanformerError("width pruning of a model with removed sublayers is not supported; prune the "
+                                  "width first")
         norms += [m for m in block.modules() if isinstance(m, torch.nn.LayerNorm)]
         writers += [part.output, part.ffn_out]
         readers += [part.query, part.key, part.value, part.ffn_in]
@@ -162,7 +216,7 @@ def residual_parts(model: torch.nn.Module) -> ResidualParts:
 def hidden_width(model: torch.nn.Module) -> int:
     """The residual stream's width as the model is now (width pruning leaves the config's ``hidden_size``)."""
     if model.config.model_type in _BLOCK_LAYOUT:
-        return block_parts(model)[0].ffn_in.in_features
+        return head_input(model).in_features
     return getattr(model.config, "hidden_size", None) or model.config.dim
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 
 from leanformer.errors import LeanformerError
-from leanformer.models.anatomy import SHARED_POSITION_BIAS, block_parts, layers, residual_parts
+from leanformer.models.anatomy import (SHARED_POSITION_BIAS, block_parts, hidden_width, layers, remove_sublayer,
+                                      residual_parts)
 
 
 def _slice_linear(linear: torch.nn.Linear, index: torch.Tensor, dim: int) -> torch.nn.Linear:
@@ -61,9 +62,9 @@ def _slice_table(table: torch.nn.Embedding, index: torch.Tensor) -> torch.nn.Emb
     return out
 
 
-def _check_indices(keep: list[int], total: int, what: str) -> list[int]:
+def _check_indices(keep: list[int], total: int, what: str, may_be_empty: bool = False) -> list[int]:
     kept = sorted(keep)
-    if not kept or len(set(kept)) != len(kept) or not all(0 <= k < total for k in kept):
+    if (not kept and not may_be_empty) or len(set(kept)) != len(kept) or not all(0 <= k < total for k in kept):
         raise LeanformerError(f"{what} to keep must be distinct indices in 0..{total - 1}")
     return kept
 
@@ -124,12 +125,25 @@ def apply_structure(model: torch.nn.Module, heads: list[list[int]] | None, neuro
             raise LeanformerError(f"{name} to keep must list one entry per layer ({len(parts)}), got {len(keep)}")
     shared_bias = model.config.model_type in SHARED_POSITION_BIAS
     for i, (block, part) in enumerate(zip(layers(model), parts)):
-        if heads is not None:
-            _prune_heads(block, part, _check_indices(heads[i], part.num_heads, f"layer {i}: heads"), shared_bias)
-        if neurons is not None:
-            index = torch.tensor(_check_indices(neurons[i], part.ffn_in.out_features, f"layer {i}: FFN neurons"))
-            _replace(block, part.ffn_in, _slice_linear(part.ffn_in, index, 0))
-            _replace(block, part.ffn_out, _slice_linear(part.ffn_out, index, 1))
+        # an empty list removes the sublayer: no heads (or no neurons) left to compute
+        if heads is not None and part.num_heads:
+            kept = _check_indices(heads[i], part.num_heads, f"layer {i}: heads", may_be_empty=True)
+            if kept:
+                _prune_heads(block, part, kept, shared_bias)
+            else:
+                remove_sublayer(block, model.config.model_type, "attention")
+        elif heads is not None and heads[i]:
+            raise LeanformerError(f"layer {i} has no attention left to keep heads {heads[i]} of")
+        if neurons is not None and part.num_neurons:
+            kept = _check_indices(neurons[i], part.num_neurons, f"layer {i}: FFN neurons", may_be_empty=True)
+            if kept:
+                index = torch.tensor(kept)
+                _replace(block, part.ffn_in, _slice_linear(part.ffn_in, index, 0))
+                _replace(block, part.ffn_out, _slice_linear(part.ffn_out, index, 1))
+            else:
+                remove_sublayer(block, model.config.model_type, "ffn")
+        elif neurons is not None and neurons[i]:
+            raise LeanformerError(f"layer {i} has no FFN left to keep neurons {neurons[i]} of")
     if hidden is not None:
         keep_hidden(model, hidden)
     return model
@@ -152,5 +166,6 @@ def compose(previous: list | None, keep: list | None) -> list | None:
 def current_structure(model: torch.nn.Module) -> dict:
     """Heads and FFN widths per layer as they are now (for reports)."""
     parts = block_parts(model)
-    return {"heads_per_layer": [p.num_heads for p in parts], "ffn_per_layer": [p.ffn_in.out_features for p in parts],
-            "head_size": parts[0].head_size, "hidden": parts[0].ffn_in.in_features, "layers": len(parts)}
+    return {"heads_per_layer": [p.num_heads for p in parts], "ffn_per_layer": [p.num_neurons for p in parts],
+            "head_size": next((p.head_size for p in parts if p.attention is not None), None),
+            "hidden": hidden_width(model), "layers": len(parts)}

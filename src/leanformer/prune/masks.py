@@ -21,14 +21,14 @@ class StructureMasks:
                  neurons: list[torch.Tensor] | None = None, requires_grad: bool = False):
         self.parts = block_parts(model)
         self.heads = heads or [torch.ones(p.num_heads) for p in self.parts]
-        self.neurons = neurons or [torch.ones(p.ffn_in.out_features) for p in self.parts]
+        self.neurons = neurons or [torch.ones(p.num_neurons) for p in self.parts]
         for t in (*self.heads, *self.neurons):
             t.requires_grad_(requires_grad)
         self._hooks = []
 
     def __enter__(self) -> "StructureMasks":
         for part, head_mask, neuron_mask in zip(self.parts, self.heads, self.neurons):
-            d = part.head_size
+            d = part.head_size if part.attention is not None else 0
 
             def mask_heads(module, args, head_mask=head_mask, d=d):
                 x = args[0]
@@ -38,8 +38,10 @@ class StructureMasks:
             def mask_neurons(module, args, neuron_mask=neuron_mask):
                 return (args[0] * neuron_mask.to(args[0].dtype), *args[1:])
 
-            self._hooks.append(part.output.register_forward_pre_hook(mask_heads))
-            self._hooks.append(part.ffn_out.register_forward_pre_hook(mask_neurons))
+            if part.output is not None:  # a removed sublayer has nothing left to mask
+                self._hooks.append(part.output.register_forward_pre_hook(mask_heads))
+            if part.ffn_out is not None:
+                self._hooks.append(part.ffn_out.register_forward_pre_hook(mask_neurons))
         return self
 
     def __exit__(self, *exc) -> None:
