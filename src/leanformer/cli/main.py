@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from leanformer.approx import AnalyzeConfig, ApproximateConfig
 from leanformer.bench import BenchConfig
 from leanformer.cli.options import with_config_options
 from leanformer.distill import DistillConfig
@@ -78,6 +79,25 @@ def prune(
     own = {f.name for f in dataclasses.fields(PruneConfig)}
     _reject_unused("prune without --sweep", options, SweepConfig, set(options) - own)
     _print_json(run(PruneConfig(**{k: v for k, v in options.items() if k in own})))
+
+
+@app.command()
+@with_config_options(AnalyzeConfig)
+def analyze(options: dict = None):
+    """Significance analysis: the loss and metric change when each attention, FFN, head or neuron group is removed."""
+    from leanformer.approx import analyze as run
+
+    _print_json(run(AnalyzeConfig(**options)))
+
+
+@app.command()
+@with_config_options(ApproximateConfig)
+def approximate(options: dict = None):
+    """Remove the least significant components while the metric stays within a budget (goal: faster, smaller,
+    accurate)."""
+    from leanformer.approx import approximate as run
+
+    _print_json(run(ApproximateConfig(**options)))
 
 
 @app.command()

@@ -1,0 +1,116 @@
+"""Accuracy-driven approximation (``leanformer approximate``): remove components from the least significant
+up while the metric on the training sample stays within the budget, then remove them physically.
+
+Goals, as in AxFormer: ``faster`` visits whole sublayers first (attention, then FFN), then heads and neuron
+groups; ``smaller`` visits what holds the most parameters first (FFN, neuron groups, attention, heads);
+``accurate`` removes only components whose removal raised the metric, and keeps each only if it still does.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+
+from leanformer.approx.components import Component, removal
+from leanformer.approx.significance import AnalyzeConfig, significance, start, write_table
+from leanformer.distill.redistill import redistill
+from leanformer.errors import LeanformerError
+from leanformer.models import count_parameters, save_model
+from leanformer.models.manifest import Structure
+from leanformer.models.structure import apply_structure, compose, current_structure
+from leanformer.training.loop import score_split
+from leanformer.training.options import TrainOptions
+from leanformer.utils.config import option
+from leanformer.utils.paths import check_output, prepare_output_dir
+from leanformer.utils.progress import ProgressBar, info
+
+GOALS = {"faster": ("attention", "ffn", "head", "group"), "smaller": ("ffn", "group", "attention", "head"),
+         "accurate": ("attention", "ffn", "head", "group")}
+
+
+@dataclass(kw_only=True)
+class ApproximateConfig(AnalyzeConfig):
+    output_dir: str = option(help="Directory for the approximated model.", flags=("--output", "-o"))
+    goal: str = option("faster", "faster, smaller or accurate.")
+    budget: float = option(0.005, "Relative drop of the metric allowed on the training sample (0.005: 0.5%).")
+    redistill_epochs: int = option(0, "Distil the approximated model from the starting one for this many epochs "
+                                      "(0: no distillation).")
+    learning_rate: float | None = option(None, "Learning rate of that distillation (default: by model width).")
+    train_limit: int | None = option(None, "Distil on a random subset of this many training examples.")
+    eval_limit: int | None = option(None, "Score dev and test on the first N examples only.")
+
+
+def order(rows: list[dict], goal: str) -> list[Component]:
+    """The candidates in the order the goal visits them: by kind, then least significant first."""
+    tiers = GOALS[goal]
+    if goal == "accurate":
+        rows = [r for r in rows if r["metric_change"] > 0]
+    ranked = sorted(rows, key=lambda r: (tiers.index(r["kind"]), r["loss_change"]))
+    return [Component(r["layer"], r["kind"], r["index"]) for r in ranked]
+
+
+def _covered(c: Component, removed: set[Component]) -> bool:
+    """A head of a removed attention, or a group of a removed FFN, is gone already."""
+    whole = {"head": "attention", "group": "ffn"}.get(c.kind)
+    return whole is not None and Component(c.layer, whole) in removed
+
+
+def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_progress: bool = True):
+    """Keep each removal whose measured metric stays at or above the floor (``accurate``: above the current)."""
+    base = scorer(set())
+    floor = base["metric"] * (1 - budget)
+    removed: set[Component] = set()
+    current = base
+    with ProgressBar(len(candidates), f"approximate ({goal})", enabled=show_progress) as bar:
+        for c in candidates:
+            if not _covered(c, removed):
+                trial = scorer(removed | {c})
+                if trial["metric"] > current["metric"] if goal == "accurate" else trial["metric"] >= floor:
+                    removed.add(c)
+                    current = trial
+            bar.advance(1)
+    return removed, base, current
+
+
+def approximate(cfg: ApproximateConfig) -> dict:
+    """Analyse (tables in OUTPUT-significance), remove greedily, save the smaller model to OUTPUT."""
+    if cfg.goal not in GOALS:
+        raise LeanformerError(f"unknown goal '{cfg.goal}'; expected one of {', '.join(GOALS)}")
+    if not 0 <= cfg.budget < 1:
+        raise LeanformerError(f"budget is a relative metric drop in [0, 1), got {cfg.budget}")
+    check_output(cfg.output_dir, [cfg.model, cfg.data_dir], cfg.overwrite)
+    # the analysis is an output of its own, beside the model, and resumes if the run is interrupted
+    tables = prepare_output_dir(f"{cfg.output_dir}-significance", [cfg.model, cfg.data_dir], resumable=True)
+    model, tokenizer, manifest, task, scorer, found = start(cfg)
+    analysis = significance(model, scorer, found, cfg.group_size, tables / "progress.jsonl", cfg.show_progress)
+    write_table(tables, {"model": cfg.model, "metric": task.primary_metric, "examples": len(scorer.examples),
+                         "group_size": cfg.group_size, **analysis})
+    removed, base, final = greedy(scorer, order(analysis["rows"], cfg.goal), cfg.goal, cfg.budget, cfg.show_progress)
+    heads, neurons = removal(model, removed, cfg.group_size)
+    smaller = apply_structure(copy.deepcopy(model), heads, neurons)
+    previous = manifest.structure or Structure()
+    structure = dataclasses.replace(previous, heads=compose(previous.heads, heads),
+                                    neurons=compose(previous.neurons, neurons))
+    summary = current_structure(smaller)
+    details = {"source": cfg.model, "goal": cfg.goal, "budget": cfg.budget, "examples": len(scorer.examples),
+               "group_size": cfg.group_size, "removed": sorted(c.name for c in removed),
+               "sample_before": base, "sample_after": final, "heads_per_layer": summary["heads_per_layer"],
+               "ffn_per_layer": summary["ffn_per_layer"], "parameters_before": count_parameters(model),
+               "parameters": count_parameters(smaller)}
+    info(f"approximate ({cfg.goal}): removed {len(removed)} components; sample {task.primary_metric} "
+         f"{base['metric']:.4f} -> {final['metric']:.4f}; {details['parameters_before'] / 1e6:.2f}M -> "
+         f"{details['parameters'] / 1e6:.2f}M parameters")
+    approximated = dataclasses.replace(manifest, structure=structure).with_step("approximate", **details)
+    if cfg.redistill_epochs:
+        options = TrainOptions(epochs=cfg.redistill_epochs, learning_rate=cfg.learning_rate, max_length=cfg.max_length,
+                               seed=cfg.seed, bf16=cfg.bf16, train_limit=cfg.train_limit, eval_limit=cfg.eval_limit,
+                               threads=cfg.threads, overwrite=cfg.overwrite, show_progress=cfg.show_progress)
+        result = redistill(smaller, tokenizer, approximated, cfg.output_dir, cfg.model, options, data_dir=cfg.data_dir)
+    else:
+        opts = TrainOptions(max_length=cfg.max_length, eval_limit=cfg.eval_limit, show_progress=cfg.show_progress)
+        metrics = {split: score_split(smaller, tokenizer, task, split, opts, scorer.bf16) for split in ("dev", "test")}
+        save_model(smaller, tokenizer, approximated.with_step("score", metrics=metrics), cfg.output_dir)
+        result = {"output_dir": cfg.output_dir, "metrics": metrics}
+    return {**result, "removed": details["removed"], "sample_before": base, "sample_after": final,
+            "parameters": details["parameters"], "parameters_before": details["parameters_before"]}

@@ -1,0 +1,151 @@
+"""Significance analysis (``leanformer analyze``): how much the task loss and metric change when each
+component alone is removed, measured on a seeded sample of the training split.
+
+Decisions rest on measured loss, never on the split that is reported. The table is written as the
+analysis goes (``progress.jsonl``), so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from leanformer.approx.components import KINDS, Component, components, cost, masks
+from leanformer.data.features import encode
+from leanformer.errors import LeanformerError
+from leanformer.models import load_model
+from leanformer.models.inference import predict_logits
+from leanformer.tasks import Task, task_for
+from leanformer.training.loop import begin
+from leanformer.training.options import TrainOptions
+from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, OVERWRITE_HELP, option, str_list
+from leanformer.utils.paths import atomic_write_text, prepare_output_dir
+from leanformer.utils.plots import figure, save
+from leanformer.utils.progress import ProgressBar, info
+
+
+@dataclass(kw_only=True)
+class AnalyzeConfig:
+    model: str = option(help="Leanformer model directory to analyse.", flags=("--model", "-m"))
+    output_dir: str = option(help="Folder for significance.csv/.json and significance.png.", flags=("--output", "-o"))
+    examples: int = option(1000, "Training examples (a seeded sample) every removal is measured on.")
+    group_size: int = option(256, "FFN neurons per group.")
+    kinds: list[str] = option(help="Granularities, comma-separated (default: attention,ffn,head,group).",
+                              factory=lambda: list(KINDS), parse=str_list)
+    batch_size: int = option(64, "Batch size of the measuring passes.")
+    max_length: int | None = option(None, MAX_LENGTH_HELP)
+    bf16: bool | None = option(None, "Numerics of the measuring passes (default: bf16 where the CPU supports it).",
+                               flags=("--bf16/--fp32",))
+    threads: int | None = option(None, "Intra-op threads (default: physical cores).")
+    seed: int = option(42, "Seed of the training sample.")
+    data_dir: str | None = option(None, DATA_DIR_HELP)
+    overwrite: bool = option(False, OVERWRITE_HELP, flags=("--overwrite",))
+    show_progress: bool = option(True, "Progress bars.", cli=False)
+
+
+class Scorer:
+    """Loss and metric of a model on a fixed sample with a set of components silenced by masks."""
+
+    def __init__(self, model, tokenizer, task: Task, cfg: AnalyzeConfig, bf16: bool):
+        self.model, self.task, self.cfg, self.bf16 = model.eval(), task, cfg, bf16
+        self.examples = task.read_for_training(cfg.examples, cfg.seed, test=False)
+        self.features = encode(self.examples, tokenizer, cfg.max_length)
+        self.labels = torch.tensor([ex.label for ex in self.examples])
+        self.pad_id = tokenizer.pad_token_id
+
+    def __call__(self, removed: set[Component]) -> dict:
+        with masks(self.model, removed, self.cfg.group_size):
+            logits = predict_logits(self.model, self.features, self.pad_id, self.task.multiple_choice,
+                                    self.cfg.batch_size, self.bf16, show_progress=False)
+        loss = F.cross_entropy(torch.from_numpy(logits), self.labels).item()
+        return {"loss": loss, "metric": self.task.compute_metrics(self.examples, logits)[self.task.primary_metric]}
+
+
+def start(cfg: AnalyzeConfig):
+    """Model, tokenizer, manifest, task, scorer and the components to weigh, for analyze and approximate."""
+    unknown = set(cfg.kinds) - set(KINDS)
+    if unknown or not cfg.kinds:
+        raise LeanformerError(f"unknown component kinds {sorted(unknown)}; expected some of {', '.join(KINDS)}")
+    if cfg.group_size < 1 or cfg.examples < 1:
+        raise LeanformerError("group size and examples must be at least 1")
+    bf16 = begin(TrainOptions(threads=cfg.threads, seed=cfg.seed, bf16=cfg.bf16))
+    model, tokenizer, manifest = load_model(cfg.model)
+    cfg = dataclasses.replace(cfg, max_length=manifest.input_length(cfg.max_length))
+    task = task_for(manifest.task, cfg.data_dir)
+    found = [c for c in components(model, cfg.group_size) if c.kind in cfg.kinds]
+    return model, tokenizer, manifest, task, Scorer(model, tokenizer, task, cfg, bf16), found
+
+
+def significance(model, scorer: Scorer, found: list[Component], group_size: int, progress_file=None,
+                 show_progress: bool = True) -> dict:
+    """The base measurement and one row per component (loss and metric change when it alone is removed)."""
+    done = {}
+    if progress_file is not None and progress_file.exists():
+        for line in progress_file.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            done[(row["layer"], row["kind"], row["index"])] = row
+    base = scorer(set())
+    rows = []
+    with ProgressBar(len(found), "significance", enabled=show_progress) as bar:
+        for c in found:
+            row = done.get((c.layer, c.kind, c.index))
+            if row is None:
+                measured = scorer({c})
+                row = {"layer": c.layer, "kind": c.kind, "index": c.index, "component": c.name, **measured,
+                       "loss_change": measured["loss"] - base["loss"], "metric_change": measured["metric"] - base["metric"],
+                       **cost(model, c, group_size)}
+                if progress_file is not None:
+                    with progress_file.open("a", encoding="utf-8") as f:
+                        f.write(json.dumps(row) + "\n")
+            rows.append(row)
+            bar.advance(1)
+    rows.sort(key=lambda r: r["loss_change"])  # least significant first
+    return {"base": base, "rows": rows, "improving": [r["component"] for r in rows if r["metric_change"] > 0]}
+
+
+def analyze(cfg: AnalyzeConfig) -> dict:
+    """Measure every component's significance and write the ranked table and the heat map."""
+    out = prepare_output_dir(cfg.output_dir, [cfg.model, cfg.data_dir], cfg.overwrite, resumable=True)
+    model, _, manifest, task, scorer, found = start(cfg)
+    info(f"analyze: {len(found)} components on {len(scorer.examples)} training examples")
+    result = significance(model, scorer, found, cfg.group_size, out / "progress.jsonl", cfg.show_progress)
+    result = {"model": cfg.model, "metric": task.primary_metric, "examples": len(scorer.examples),
+              "group_size": cfg.group_size, **result}
+    write_table(out, result)
+    return {"output_dir": str(out), "base": result["base"], "components": len(result["rows"]),
+            "improving": result["improving"]}
+
+
+def write_table(out, result: dict) -> None:
+    atomic_write_text(out / "significance.json", json.dumps(result, indent=2) + "\n")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, ["component", "layer", "kind", "index", "loss", "loss_change", "metric",
+                                     "metric_change", "parameters", "macs_per_token"], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(result["rows"])
+    atomic_write_text(out / "significance.csv", buffer.getvalue())
+    heat_map(out / "significance.png", result["rows"], result["metric"])
+
+
+def heat_map(path, rows: list[dict], metric: str) -> None:
+    """Layers x components (attention, FFN, each head, each neuron group): the loss rise when removed."""
+    columns = sorted({(r["kind"], r["index"]) for r in rows}, key=lambda k: (KINDS.index(k[0]), k[1]))
+    layers = sorted({r["layer"] for r in rows})
+    grid = np.full((len(layers), len(columns)), np.nan)
+    for r in rows:
+        grid[layers.index(r["layer"]), columns.index((r["kind"], r["index"]))] = r["loss_change"]
+    fig, ax = figure(max(6, 0.3 * len(columns)), max(3, 0.4 * len(layers) + 1))
+    image = ax.imshow(grid, aspect="auto", cmap="viridis")
+    fig.colorbar(image, ax=ax, label="loss rise when removed")
+    ax.set_xticks(range(len(columns)), [k if k in ("attention", "ffn") else f"{k[0]}{i}" for k, i in columns],
+                  rotation=90, fontsize=7)
+    ax.set_yticks(range(len(layers)), [f"layer {i}" for i in layers])
+    ax.set_title(f"Significance ({metric} task, training sample)")
+    save(fig, path)

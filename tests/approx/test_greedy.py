@@ -1,0 +1,73 @@
+"""The greedy loop respects its budget, and its model is physically smaller, exports and reloads."""
+
+import json
+
+import pytest
+
+from leanformer.approx import AnalyzeConfig, ApproximateConfig, analyze, approximate
+from leanformer.approx.components import Component
+from leanformer.approx.greedy import greedy, order
+from leanformer.export import ExportConfig, export_model
+from leanformer.models import load_model
+
+
+class FakeScorer:
+    """Each component costs a fixed amount of metric; removing 'bad' ones gains."""
+
+    def __init__(self, effects):
+        self.effects, self.calls = effects, 0
+
+    def __call__(self, removed):
+        self.calls += 1
+        return {"loss": 0.0, "metric": 0.80 + sum(self.effects[c] for c in removed)}
+
+
+def test_greedy_never_goes_below_the_budget_and_skips_covered_parts():
+    a, h, f, g = Component(0, "attention"), Component(0, "head", 1), Component(1, "ffn"), Component(1, "group", 0)
+    scorer = FakeScorer({a: -0.003, h: -0.001, f: -0.002, g: +0.01})
+    removed, base, final = greedy(scorer, [a, h, f, g], "faster", 0.005, show_progress=False)
+    assert removed == {a, g} and final["metric"] >= base["metric"] * (1 - 0.005)  # f would cross the floor
+    removed, _, final = greedy(FakeScorer(scorer.effects), [g, a], "accurate", 0.005, show_progress=False)
+    assert removed == {g} and final["metric"] > 0.8
+
+
+def test_goals_visit_kinds_in_their_own_order():
+    rows = [{"layer": 0, "kind": k, "index": 0, "loss_change": lc, "metric_change": mc}
+            for k, lc, mc in (("head", 0.0, 0.0), ("ffn", 0.2, -0.1), ("attention", 0.1, 0.01), ("group", -0.1, 0.02))]
+    assert [c.kind for c in order(rows, "faster")] == ["attention", "ffn", "head", "group"]
+    assert [c.kind for c in order(rows, "smaller")] == ["ffn", "group", "attention", "head"]
+    assert [c.kind for c in order(rows, "accurate")] == ["attention", "group"]
+
+
+def _cfg(cls, trained, out, **kw):
+    return cls(model=str(trained), output_dir=str(out), examples=64, group_size=16, batch_size=32, bf16=False,
+               threads=1, show_progress=False, **kw)
+
+
+def test_analyze_writes_the_ranked_table_and_heat_map_and_resumes(trained_toy, tmp_path, monkeypatch):
+    result = analyze(_cfg(AnalyzeConfig, trained_toy["torch"], tmp_path / "sig"))
+    table = json.loads((tmp_path / "sig" / "significance.json").read_text())
+    assert result["components"] == len(table["rows"]) == 2 * (1 + 4 + 1 + 3)
+    changes = [r["loss_change"] for r in table["rows"]]
+    assert changes == sorted(changes)
+    assert (tmp_path / "sig" / "significance.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "sig" / "significance.csv").read_text().startswith("component,layer,kind")
+    from leanformer.approx import significance
+
+    calls = []
+    original = significance.Scorer.__call__
+    monkeypatch.setattr(significance.Scorer, "__call__", lambda self, removed: calls.append(removed) or original(self, removed))
+    analyze(_cfg(AnalyzeConfig, trained_toy["torch"], tmp_path / "sig"))
+    assert calls == [set()]  # only the base pass: every component's row is reused
+
+
+@pytest.mark.parametrize("goal", ["faster", "smaller"])
+def test_approximated_model_is_smaller_within_budget_and_exports(trained_toy, tmp_path, goal):
+    result = approximate(_cfg(ApproximateConfig, trained_toy["torch"], tmp_path / goal, goal=goal, budget=0.05))
+    assert result["sample_after"]["metric"] >= result["sample_before"]["metric"] * 0.95
+    assert result["removed"] and result["parameters"] < result["parameters_before"]
+    model, _, manifest = load_model(tmp_path / goal)
+    assert manifest.lineage[-2]["step"] == "approximate" and manifest.metrics["dev"]["accuracy"] >= 0
+    exported = export_model(ExportConfig(model=str(tmp_path / goal), output_dir=str(tmp_path / f"{goal}-onnx")))
+    assert exported["parity_max_abs_diff"] < 1e-4
+    assert (tmp_path / f"{goal}-significance" / "significance.json").exists()
