@@ -71,3 +71,16 @@ def test_approximated_model_is_smaller_within_budget_and_exports(trained_toy, tm
     exported = export_model(ExportConfig(model=str(tmp_path / goal), output_dir=str(tmp_path / f"{goal}-onnx")))
     assert exported["parity_max_abs_diff"] < 1e-4
     assert (tmp_path / f"{goal}-significance" / "significance.json").exists()
+
+
+def test_tolerant_layers_get_approximate_attention_that_survives_reload(trained_toy, tmp_path):
+    result = approximate(_cfg(ApproximateConfig, trained_toy["torch"], tmp_path / "att", goal="faster", budget=0.5,
+                              kinds=["group"], attention="sign_match", attention_k=2))
+    model, _, manifest = load_model(tmp_path / "att")
+    chosen = manifest.structure.attention
+    assert chosen and all(spec == {"method": "sign_match", "k": 2} for spec in chosen.values())
+    assert result["sample_after"]["metric"] >= result["sample_before"]["metric"] * 0.5
+    layer = int(next(iter(chosen)))
+    from leanformer.models.anatomy import block_parts
+
+    assert block_parts(model)[layer].attention.approximate_attention["k"] == 2

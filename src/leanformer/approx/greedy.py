@@ -17,6 +17,8 @@ from leanformer.approx.significance import AnalyzeConfig, significance, start, w
 from leanformer.distill.redistill import redistill
 from leanformer.errors import LeanformerError
 from leanformer.models import count_parameters, save_model
+from leanformer.models.anatomy import block_parts
+from leanformer.models.attention import IMPLEMENTATION, METHODS
 from leanformer.models.manifest import Structure
 from leanformer.models.structure import apply_structure, compose, current_structure
 from leanformer.training.loop import score_split
@@ -39,6 +41,9 @@ class ApproximateConfig(AnalyzeConfig):
     learning_rate: float | None = option(None, "Learning rate of that distillation (default: by model width).")
     train_limit: int | None = option(None, "Distil on a random subset of this many training examples.")
     eval_limit: int | None = option(None, "Score dev and test on the first N examples only.")
+    attention: str | None = option(None, "Then approximate the attention of every layer that tolerates it within "
+                                         "the budget: sign_match or hard (top-k keys per query).")
+    attention_k: int = option(16, "Keys each query attends to with --attention.")
 
 
 def order(rows: list[dict], goal: str) -> list[Component]:
@@ -73,10 +78,35 @@ def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_p
     return removed, base, current
 
 
+def approximate_attention(model, scorer, rows: list[dict], removed: set[Component], group_size: int, spec: dict,
+                          goal: str, floor: float, current: dict) -> tuple[dict[str, dict], dict]:
+    """Approximate the attention of the layers that keep the metric at the floor (``accurate``: above the
+    current), least significant attention first; returns the chosen layers and the last measurement."""
+    chosen: dict[str, dict] = {}
+    model.set_attn_implementation(IMPLEMENTATION)
+    parts = block_parts(model)
+    # a layer's attention weighs what its analysis row says (or its heads' rows, when only heads were analysed)
+    keep_heads, _ = removal(model, removed, group_size)
+    weight = {i: 0.0 for i, heads in enumerate(keep_heads) if heads}
+    for r in rows:
+        if r["kind"] in ("attention", "head") and r["layer"] in weight:
+            weight[r["layer"]] += r["loss_change"]
+    for layer in sorted(weight, key=weight.get):
+        parts[layer].attention.approximate_attention = spec
+        trial = scorer(removed)
+        if trial["metric"] > current["metric"] if goal == "accurate" else trial["metric"] >= floor:
+            chosen[str(layer)], current = spec, trial
+        else:
+            del parts[layer].attention.approximate_attention
+    return chosen, current
+
+
 def approximate(cfg: ApproximateConfig) -> dict:
     """Analyse (tables in OUTPUT-significance), remove greedily, save the smaller model to OUTPUT."""
     if cfg.goal not in GOALS:
         raise LeanformerError(f"unknown goal '{cfg.goal}'; expected one of {', '.join(GOALS)}")
+    if cfg.attention is not None and cfg.attention not in METHODS:
+        raise LeanformerError(f"unknown approximate attention '{cfg.attention}'; expected one of {', '.join(METHODS)}")
     if not 0 <= cfg.budget < 1:
         raise LeanformerError(f"budget is a relative metric drop in [0, 1), got {cfg.budget}")
     check_output(cfg.output_dir, [cfg.model, cfg.data_dir], cfg.overwrite)
@@ -87,14 +117,21 @@ def approximate(cfg: ApproximateConfig) -> dict:
     write_table(tables, {"model": cfg.model, "metric": task.primary_metric, "examples": len(scorer.examples),
                          "group_size": cfg.group_size, **analysis})
     removed, base, final = greedy(scorer, order(analysis["rows"], cfg.goal), cfg.goal, cfg.budget, cfg.show_progress)
+    attention = {}
+    if cfg.attention:
+        spec = {"method": cfg.attention, "k": cfg.attention_k}
+        attention, final = approximate_attention(model, scorer, analysis["rows"], removed, cfg.group_size, spec,
+                                                 cfg.goal, base["metric"] * (1 - cfg.budget), final)
     heads, neurons = removal(model, removed, cfg.group_size)
     smaller = apply_structure(copy.deepcopy(model), heads, neurons)
     previous = manifest.structure or Structure()
     structure = dataclasses.replace(previous, heads=compose(previous.heads, heads),
-                                    neurons=compose(previous.neurons, neurons))
+                                    neurons=compose(previous.neurons, neurons),
+                                    attention={**(previous.attention or {}), **attention} or None)
     summary = current_structure(smaller)
     details = {"source": cfg.model, "goal": cfg.goal, "budget": cfg.budget, "examples": len(scorer.examples),
                "group_size": cfg.group_size, "removed": sorted(c.name for c in removed),
+               "approximate_attention": attention or None,
                "sample_before": base, "sample_after": final, "heads_per_layer": summary["heads_per_layer"],
                "ffn_per_layer": summary["ffn_per_layer"], "parameters_before": count_parameters(model),
                "parameters": count_parameters(smaller)}

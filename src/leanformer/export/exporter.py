@@ -105,7 +105,9 @@ def export_model(cfg: ExportConfig) -> dict:
     if cfg.recipe not in ("leanformer", "standard"):
         raise LeanformerError(f"unknown export recipe '{cfg.recipe}'; expected leanformer or standard")
     standard = cfg.recipe == "standard"
-    fusable = not standard and not manifest.multiple_choice and model.config.model_type not in UNFUSED_ATTENTION
+    approximated = manifest.structure is not None and bool(manifest.structure.attention)
+    fusable = (not standard and not manifest.multiple_choice and not approximated
+               and model.config.model_type not in UNFUSED_ATTENTION)
     traced = copy.deepcopy(model)
     if fusable:
         traced.set_attn_implementation("eager")  # the plain attention graph the optimizer can fuse
@@ -135,7 +137,8 @@ def export_model(cfg: ExportConfig) -> dict:
         note = None
         if not fusable:
             note = "standard recipe" if standard else "attention not fused: " + (
-                "multiple-choice inputs" if manifest.multiple_choice else UNFUSED_ATTENTION[model.config.model_type])
+                "multiple-choice inputs" if manifest.multiple_choice else "approximate attention" if approximated
+                else UNFUSED_ATTENTION[model.config.model_type])
         graph = OnnxGraph(file=ONNX_FILE, precision="fp32", inputs=names, fusions=fusions, opset=cfg.opset)
         dataclasses.replace(manifest, onnx=graph).with_step(
             "export", source=str(cfg.model), recipe=cfg.recipe, opset=cfg.opset, fusions=fusions, parity_max_abs_diff=diff,

@@ -139,7 +139,8 @@ def load_for_task(source: str | Path, label_names: list[str], multiple_choice: b
 def _load_pruned(path: str, cls, config, manifest: Manifest):
     """Stock model at full size, sliced to the recorded structure, then the saved weights."""
     model = cls.from_config(config)
-    apply_structure(model, manifest.structure.heads, manifest.structure.neurons, manifest.structure.hidden)
+    apply_structure(model, manifest.structure.heads, manifest.structure.neurons, manifest.structure.hidden,
+                    manifest.structure.attention)
     try:
         load_safetensors(model, str(Path(path) / "model.safetensors"), strict=True)
     except (OSError, RuntimeError) as e:

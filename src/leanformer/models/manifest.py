@@ -32,13 +32,17 @@ class Structure:
     hidden: list[int] | None = None
     #: the original layers the model still has (dropped by importance); None: all of them
     layers: list[int] | None = None
+    #: layers (current indices, as strings) whose attention is approximated: {"3": {"method": ..., "k": ...}}
+    attention: dict[str, dict] | None = None
 
     def keep_layers(self, keep: list[int]) -> "Structure":
         """The structure of the same model after keeping only the layers ``keep`` (0-based, current)."""
         keep = sorted(keep)
         return Structure(heads=[self.heads[i] for i in keep] if self.heads else None,
                          neurons=[self.neurons[i] for i in keep] if self.neurons else None, hidden=self.hidden,
-                         layers=[self.layers[i] for i in keep] if self.layers else keep)
+                         layers=[self.layers[i] for i in keep] if self.layers else keep,
+                         attention={str(keep.index(int(i))): a for i, a in (self.attention or {}).items()
+                                    if int(i) in keep} or None)
 
 
 @dataclass

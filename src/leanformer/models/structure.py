@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from leanformer.errors import LeanformerError
+from leanformer.models.attention import apply_approximate_attention
 from leanformer.models.anatomy import (SHARED_POSITION_BIAS, block_parts, hidden_width, layers, remove_sublayer,
                                       residual_parts)
 
@@ -116,9 +117,9 @@ def keep_hidden(model: torch.nn.Module, kept: list[int]) -> torch.nn.Module:
 
 
 def apply_structure(model: torch.nn.Module, heads: list[list[int]] | None, neurons: list[list[int]] | None,
-                    hidden: list[int] | None = None) -> torch.nn.Module:
+                    hidden: list[int] | None = None, attention: dict[str, dict] | None = None) -> torch.nn.Module:
     """Keep only the listed heads and FFN neurons of each layer and the listed hidden channels, in place
-    (indices into the current shapes)."""
+    (indices into the current shapes); approximate the attention of the layers in ``attention``."""
     parts = block_parts(model)
     for name, keep in (("heads", heads), ("neurons", neurons)):
         if keep is not None and len(keep) != len(parts):
@@ -146,6 +147,8 @@ def apply_structure(model: torch.nn.Module, heads: list[list[int]] | None, neuro
             raise LeanformerError(f"layer {i} has no FFN left to keep neurons {neurons[i]} of")
     if hidden is not None:
         keep_hidden(model, hidden)
+    if attention:
+        apply_approximate_attention(model, attention)
     return model
 
 
