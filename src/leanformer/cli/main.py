@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from leanformer.approx import AnalyzeConfig, ApproximateConfig
+from leanformer.approx import AnalyzeConfig, ApproximateConfig, MixedPrecisionConfig
 from leanformer.bench import BenchConfig
 from leanformer.cli.options import with_config_options
 from leanformer.distill import DistillConfig
@@ -98,6 +98,15 @@ def approximate(options: dict = None):
     from leanformer.approx import approximate as run
 
     _print_json(run(ApproximateConfig(**options)))
+
+
+@app.command("mixed-precision")
+@with_config_options(MixedPrecisionConfig)
+def mixed_precision(options: dict = None):
+    """int8 for the layers that tolerate it, float for the rest, chosen by measured accuracy."""
+    from leanformer.approx import mixed_precision as run
+
+    _print_json(run(MixedPrecisionConfig(**options)))
 
 
 @app.command()
