@@ -22,6 +22,7 @@ from leanformer.prune.sweep import SweepConfig
 from leanformer.quantize import QuantizeConfig
 from leanformer.runtime.batch import PredictConfig
 from leanformer.runtime.tune import TuneConfig
+from leanformer.serve.config import ServeConfig
 from leanformer.recipe import PRESET_HELP, PRESETS, RecipeConfig
 from leanformer.training import TrainConfig
 from leanformer.utils.progress import console
@@ -170,6 +171,18 @@ def bench(options: dict = None):
     from leanformer.bench.report import markdown
 
     sys.stdout.write(markdown(run_bench(BenchConfig(**options))))
+
+
+@app.command()
+@with_config_options(ServeConfig)
+def serve(
+    model: Annotated[str, typer.Argument(help="Leanformer model directory to serve (int8 ONNX for speed).")],
+    options: dict = None,
+):
+    """Serve a model over HTTP: POST /v1/predict with micro-batching over pinned workers; /health, /ready, /metrics."""
+    from leanformer.serve import serve as run
+
+    run(ServeConfig(model=model, **options))
 
 
 @app.command()

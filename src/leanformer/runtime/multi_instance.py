@@ -74,9 +74,10 @@ class MultiInstancePredictor:
     """
 
     def __init__(self, config: PredictorConfig | str | Path, instances: int, start_timeout: float = 300.0,
-                 **settings):
+                 cpus: list[list[int]] | None = None, **settings):
+        """``cpus``: the logical CPUs of each instance, when the caller shares the cores out itself."""
         self.config = predictor_config(config, settings)
-        self.groups = core_groups(instances, self.config.threads or 1)
+        self.groups = cpus or core_groups(instances, self.config.threads or 1)
         self.inputs = Inputs(self.config)  # workers only run the model
         context = mp.get_context("spawn")  # forking a process with live thread pools is unsafe
         self.inbox, self.outbox = context.Queue(), context.Queue()
@@ -92,6 +93,11 @@ class MultiInstancePredictor:
         self._await_ready(time.monotonic() + start_timeout)
         self._router = threading.Thread(target=self._route, name="leanformer-router", daemon=True)
         self._router.start()
+
+    @property
+    def failure(self) -> str | None:
+        """Why this predictor stopped working (a dead worker), or None while it works."""
+        return self._error
 
     def _dead_worker(self) -> str | None:
         for i, w in enumerate(self.workers):
