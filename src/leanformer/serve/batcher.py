@@ -1,9 +1,11 @@
 """Dynamic micro-batching: requests that arrive together share one model call.
 
-A request's inputs join a queue; the collector takes whole requests until the batch would pass
-``max_batch_size`` or the first of them has waited ``max_wait``, hands the batch to a free worker
-slot (one batch per slot at a time), and gives every request its own rows back. The queue is
-bounded in inputs: a request that does not fit is refused at once (the server answers 503).
+A request's inputs join a queue. When a worker slot is free, the collector takes whole requests
+up to ``max_batch_size`` inputs, waiting at most ``max_wait`` after the first for more to join,
+hands the batch to the slot (one batch per slot at a time), and gives every request its own rows
+back. Under load, batches form from what queued while every slot was busy, with no waiting; at
+low load a request goes straight to a free worker. The queue is bounded in inputs: a request
+that does not fit is refused at once (the server answers 503).
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ class ServeConfig:
                                          "tune-instances stored in the manifest, else one per physical core).")
     threads: int | None = option(None, "Intra-op threads per worker (default: as tuned, else 1).")
     max_batch_size: int = option(32, "Most inputs one micro-batch gathers.")
-    max_wait_ms: float = option(5.0, "Longest a request waits for others to join its micro-batch.")
+    max_wait_ms: float = option(0.0, "Longest a request waits for others to join its micro-batch while a worker "
+                                     "is free (0: none; batches still form from what queues while every worker "
+                                     "is busy).")
     model_batch_size: int = option(8, "Inputs per model call inside a micro-batch, grouped by length (less "
                                       "padding).")
     queue_size: int = option(1024, "Most inputs waiting at once; beyond it requests get 503 with Retry-After.")

@@ -155,7 +155,8 @@ def build_app(cfg: ServeConfig) -> FastAPI:
         up = state["ready"] and all(s.pool.failure is None for s in state["slots"])
         if not up:
             return _error(503, "not_ready", "the workers are starting or restarting", **{"Retry-After": "1"})
-        return {"status": "ready", "workers": len(state["slots"])}
+        return {"status": "ready", "workers": len(state["slots"]),
+                "worker_pids": [pid for s in state["slots"] for pid in s.pids]}
 
     @app.get("/metrics")
     async def prometheus():
