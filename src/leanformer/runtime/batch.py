@@ -12,7 +12,7 @@ from pathlib import Path
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest
 from leanformer.runtime.multi_instance import MultiInstancePredictor
-from leanformer.runtime.predictor import Predictor, labelled
+from leanformer.runtime.predictor import Predictor, PredictorConfig, labelled
 from leanformer.tasks import task_for
 from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, option
 from leanformer.utils.paths import atomic_write_text, check_output_file
@@ -34,6 +34,9 @@ class PredictConfig:
     instances: int | None = option(None, "Worker processes (default: the tuned setting, else 1).")
     threads: int | None = option(None, "Threads per worker.")
     max_length: int | None = option(None, MAX_LENGTH_HELP)
+    engine: str = option("local", "local (this machine's pinned workers) or ray (Ray Data over an actor pool; "
+                                  "pip install 'leanformer[ray]').")
+    ray_address: str | None = option(None, "Ray cluster address for --engine ray (default: a local Ray).")
     show_progress: bool = option(True, "Progress bar.", cli=False)
     overwrite: bool = option(False, "Replace an existing output file.", flags=("--overwrite",))
 
@@ -44,6 +47,8 @@ def predict_file(cfg: PredictConfig) -> dict:
         raise LeanformerError(f"{cfg.model}: not a leanformer model (no leanformer.json)")
     if Path(cfg.output).suffix not in (".jsonl", ".csv"):
         raise LeanformerError(f"output {cfg.output}: expected a .jsonl or .csv file name")
+    if cfg.engine not in ("local", "ray"):
+        raise LeanformerError(f"unknown engine '{cfg.engine}'; expected local or ray")
     check_output_file(cfg.output, [cfg.input, cfg.model, cfg.data_dir], cfg.overwrite)
     task = task_for(manifest.task, cfg.data_dir)
     examples = task.read_file(Path(cfg.input)) if cfg.input else task.examples(cfg.split)
@@ -51,7 +56,14 @@ def predict_file(cfg: PredictConfig) -> dict:
     threads = cfg.threads or (manifest.tuned.threads if manifest.tuned else None)
     start = time.perf_counter()
     with ProgressBar(len(examples), "predict", enabled=cfg.show_progress) as bar:
-        if instances > 1:
+        if cfg.engine == "ray":
+            from leanformer.runtime.ray_engine import ray_logits
+
+            config = PredictorConfig(model=str(Path(cfg.model).resolve()), threads=threads or 1,
+                                     batch_size=cfg.batch_size, sort_by_length=cfg.sort_by_length,
+                                     max_length=cfg.max_length)
+            logits = ray_logits(config, examples, instances, cfg.batch_size, cfg.ray_address, bar.advance)
+        elif instances > 1:
             with MultiInstancePredictor(cfg.model, instances, threads=threads or 1, batch_size=cfg.batch_size,
                                         sort_by_length=cfg.sort_by_length, max_length=cfg.max_length) as p:
                 logits = p.logits(examples, progress=bar.advance)

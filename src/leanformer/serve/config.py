@@ -28,3 +28,8 @@ class ServeConfig:
     max_length: int | None = option(None, MAX_LENGTH_HELP)
     drain_seconds: float = option(30.0, "On SIGTERM: how long in-flight requests may take to finish.")
     start_timeout: float = option(300.0, "How long workers may take to load the model.")
+    engine: str = option("local", "local (pinned worker processes on this machine) or ray (a Ray Serve deployment "
+                                  "for several machines; pip install 'leanformer[ray]').")
+    ray_address: str | None = option(None, "Ray cluster address for --engine ray (default: a local Ray).")
+    replicas: int = option(1, "--engine ray: replicas of the model (the minimum, when autoscaling).")
+    max_replicas: int | None = option(None, "--engine ray: autoscale between --replicas and this many replicas.")

@@ -50,6 +50,26 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
+def check_limits(inputs: list, cfg: ServeConfig) -> tuple[int, str, str] | None:
+    """(status, kind, message) of the first limit a schema-valid request breaks, or None."""
+    if len(inputs) > cfg.max_inputs:
+        return 413, "too_many_inputs", f"at most {cfg.max_inputs} inputs per request"
+    if len({isinstance(item, str) for item in inputs}) > 1:
+        return 422, "invalid_request", "inputs: all single texts or all [text, text_pair] pairs, not both"
+    longest = max(len(t) for item in inputs for t in ([item] if isinstance(item, str) else item))
+    if longest > cfg.max_chars:
+        return 413, "text_too_long", f"a text has {longest} characters; at most {cfg.max_chars}"
+    return None
+
+
+def as_predictions(logits: np.ndarray, manifest: Manifest, model_id: str) -> dict:
+    """The response body: each input's label and its probabilities by class name."""
+    names = [str(i) for i in range(logits.shape[-1])] if manifest.multiple_choice else manifest.label_names
+    return {"model": model_id, "predictions": [
+        {"label": p["label"], "probabilities": dict(zip(names, p["probabilities"]))}
+        for p in labelled(np.asarray(logits), manifest)]}
+
+
 def _error(status: int, kind: str, message: str, metrics: Metrics | None = None, **headers) -> JSONResponse:
     if metrics is not None:
         metrics.errors.labels(kind).inc()
@@ -120,15 +140,9 @@ def build_app(cfg: ServeConfig) -> FastAPI:
         """Label and class probabilities for each input, in order."""
         if not state["ready"]:
             return _error(503, "not_ready", "the workers are not up", metrics, **{"Retry-After": "1"})
-        if len(body.inputs) > cfg.max_inputs:
-            return _error(413, "too_many_inputs", f"at most {cfg.max_inputs} inputs per request", metrics)
-        if len({isinstance(item, str) for item in body.inputs}) > 1:
-            return _error(422, "invalid_request", "inputs: all single texts or all [text, text_pair] pairs, not both",
-                          metrics)
-        texts = [t for item in body.inputs for t in ([item] if isinstance(item, str) else item)]
-        longest = max(len(t) for t in texts)
-        if longest > cfg.max_chars:
-            return _error(413, "text_too_long", f"a text has {longest} characters; at most {cfg.max_chars}", metrics)
+        problem = check_limits(body.inputs, cfg)
+        if problem:
+            return _error(*problem, metrics)
         features = await asyncio.to_thread(inputs.features, [x if isinstance(x, str) else tuple(x) for x in body.inputs])
         try:
             logits = await state["batcher"].submit(features)
@@ -139,10 +153,7 @@ def build_app(cfg: ServeConfig) -> FastAPI:
             return _error(500, "worker_died", str(e), metrics)
         except LeanformerError as e:
             return _error(500, "inference_failed", str(e), metrics)
-        names = [str(i) for i in range(logits.shape[-1])] if manifest.multiple_choice else manifest.label_names
-        return {"model": model_id, "predictions": [
-            {"label": p["label"], "probabilities": dict(zip(names, p["probabilities"]))}
-            for p in labelled(np.asarray(logits), manifest)]}
+        return as_predictions(logits, manifest, model_id)
 
     @app.get("/health")
     async def health():
@@ -170,6 +181,12 @@ def build_app(cfg: ServeConfig) -> FastAPI:
 
 def serve(cfg: ServeConfig) -> None:
     """Run the server until SIGTERM or Ctrl-C, then drain and return (exit status 0)."""
+    if cfg.engine == "ray":
+        from leanformer.serve.ray_serve import run_ray
+
+        return run_ray(cfg)
+    if cfg.engine != "local":
+        raise LeanformerError(f"unknown engine '{cfg.engine}'; expected local or ray")
     import uvicorn
 
     class Server(uvicorn.Server):

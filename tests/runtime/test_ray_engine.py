@@ -1,0 +1,43 @@
+"""Ray Data predictions equal the local predictor's, in input order; a missing Ray is a one-line error."""
+
+import builtins
+import json
+
+import pytest
+
+from leanformer.errors import LeanformerError
+from leanformer.runtime.batch import PredictConfig, predict_file
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import ray  # the ray extra is part of the dev set: CI runs this
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_predictions_equal_local_ones_in_input_order(trained_toy, tmp_path, local_ray):
+    common = {"model": str(trained_toy["onnx"]), "split": "dev", "batch_size": 7, "show_progress": False}
+    local = predict_file(PredictConfig(output=str(tmp_path / "local.jsonl"), **common))
+    remote = predict_file(PredictConfig(output=str(tmp_path / "ray.jsonl"), engine="ray", instances=2, **common))
+    assert remote["examples"] == local["examples"] == 40 and remote["metrics"] == local["metrics"]
+    assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "local.jsonl").read_text()
+    first = json.loads((tmp_path / "ray.jsonl").read_text().splitlines()[0])
+    assert str(first["idx"]) == str(json.loads((trained_toy["data"] / "dev.jsonl").read_text().splitlines()[0])["id"])
+
+
+def test_without_ray_the_engine_names_the_extra(trained_toy, tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(LeanformerError, match=r"pip install 'leanformer\[ray\]'"):
+        predict_file(PredictConfig(model=str(trained_toy["onnx"]), output=str(tmp_path / "p.jsonl"), split="dev",
+                                   engine="ray", show_progress=False))
+    assert not (tmp_path / "p.jsonl").exists()
