@@ -17,6 +17,8 @@ from pathlib import Path
 import onnx
 
 from leanformer.utils.timing import time_queries
+from leanformer.quantize.backends import choose_backend
+from leanformer.quantize.openvino import OpenVinoConfig, to_openvino
 from leanformer.data.features import collate, encode
 from leanformer.errors import LeanformerError
 from leanformer.export import ExportConfig, export_model
@@ -48,7 +50,12 @@ class QuantizeConfig:
                                       parse=str_list)
     exclude_layers: list[int] = option(help="Comma-separated layer indices (0-based) to keep in floating point.",
                                        factory=list, parse=int_list)
-    timing_examples: int = option(64, "Dev examples timed one by one per variant when choosing.")
+    backend: str = option("onnxruntime", "onnxruntime, openvino (NNCF int8; pip install 'leanformer[openvino]'), "
+                                         "or auto: build both, time them at --timing-batch-size, keep the fastest "
+                                         "whose predictions agree with fp32 on --min-agreement of the dev sample.")
+    timing_examples: int = option(64, "Dev examples timed per variant (and per backend) when choosing.")
+    timing_batch_size: int = option(1, "--backend auto: the batch size you will run (1 for single queries).")
+    min_agreement: float = option(0.98, "--backend auto: least share of dev predictions equal to fp32's.")
     threads: int | None = option(None, "Threads used when timing variants.")
     max_length: int | None = option(None, MAX_LENGTH_HELP)
     data_dir: str | None = option(None, DATA_DIR_HELP)
@@ -98,7 +105,15 @@ def _timing_inputs(model_dir: str, manifest, cfg: QuantizeConfig) -> list[dict]:
 
 
 def quantize_model(cfg: QuantizeConfig) -> dict:
-    """Write an int8 copy of an fp32 ONNX model, choosing the operator variant by measurement if asked."""
+    """Write an int8 copy of an fp32 ONNX model, choosing the operator variant (and the backend) by measurement
+    if asked."""
+    if cfg.backend not in ("onnxruntime", "openvino", "auto"):
+        raise LeanformerError(f"unknown backend '{cfg.backend}'; expected onnxruntime, openvino or auto")
+    if cfg.backend == "auto":
+        return choose_backend(cfg)
+    if cfg.backend == "openvino":
+        return to_openvino(OpenVinoConfig(model=cfg.model, output_dir=cfg.output_dir, max_length=cfg.max_length,
+                                          data_dir=cfg.data_dir, overwrite=cfg.overwrite))
     check_output(cfg.output_dir, [cfg.model, cfg.data_dir], cfg.overwrite)
     source, manifest = read_onnx_model(cfg.model)
     if manifest.onnx.precision != "fp32":

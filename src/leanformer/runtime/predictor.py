@@ -18,6 +18,7 @@ from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, load_model
 from leanformer.models.loading import load_tokenizer
 from leanformer.runtime.onnx_model import read_onnx_model
+from leanformer.runtime.openvino_backend import OpenVinoBackend
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import Example
 from leanformer.utils.cpu import autocast, physical_cores
@@ -133,8 +134,12 @@ class Predictor:
         self.inputs = Inputs(self.config)
         self.manifest = self.inputs.manifest
         c = self.config
-        self.backend = (OnnxBackend(c.model, c.threads, c.provider) if self.manifest.onnx_file
-                        else TorchBackend(c.model, c.threads, c.torch_int8, c.bf16))
+        if self.manifest.onnx is not None and self.manifest.onnx.format == "openvino":
+            self.backend = OpenVinoBackend(read_onnx_model(c.model)[0], c.threads)
+        elif self.manifest.onnx_file:
+            self.backend = OnnxBackend(c.model, c.threads, c.provider)
+        else:
+            self.backend = TorchBackend(c.model, c.threads, c.torch_int8, c.bf16)
 
     def run_batch(self, features: list[list[dict]]) -> np.ndarray:
         return self.backend(self.inputs.collate(features))

@@ -1,0 +1,36 @@
+"""OpenVINO as a runtime for exported models (an optional extra: ``pip install 'leanformer[openvino]'``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from leanformer.errors import LeanformerError
+from leanformer.utils.cpu import physical_cores
+
+
+def import_openvino():
+    try:
+        import openvino
+    except ImportError:
+        raise LeanformerError("the OpenVINO backend needs OpenVINO: pip install 'leanformer[openvino]'") from None
+    return openvino
+
+
+class OpenVinoBackend:
+    """A compiled OpenVINO model on the CPU, with an explicit thread count."""
+
+    def __init__(self, path: str | Path, threads: int | None):
+        ov = import_openvino()
+        core = ov.Core()
+        model = core.read_model(str(path))
+        self.names = {i.get_any_name() for i in model.inputs}
+        self.compiled = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads or physical_cores(),
+                                                          "PERFORMANCE_HINT": "LATENCY"})
+        self.request = self.compiled.create_infer_request()
+
+    def __call__(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
+        inputs = {k: np.asarray(v, dtype=np.int64) for k, v in batch.items() if k in self.names}
+        return self.request.infer(inputs)[0].copy()
