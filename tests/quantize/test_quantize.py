@@ -70,3 +70,17 @@ def test_fp16_conversion(trained_toy, tmp_path):
     assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # keep_io_types
     manifest = json.loads((tmp_path / "fp16" / "leanformer.json").read_text())
     assert manifest["onnx"]["precision"] == "fp16" and manifest["onnx"]["provider"] == "CUDAExecutionProvider"
+
+
+def test_int8_embeddings_shrink_the_file_and_keep_the_answers(trained_toy, tmp_path):
+    plain, small = tmp_path / "plain", tmp_path / "small"
+    quantize_model(QuantizeConfig(model=str(trained_toy["onnx"]), output_dir=str(plain), variant="s8"))
+    quantize_model(QuantizeConfig(model=str(trained_toy["onnx"]), output_dir=str(small), variant="s8",
+                                  embeddings=True))
+    graph = onnx.load(str(small / "model.onnx")).graph
+    assert "QEmbedLayerNormalization" in {n.op_type for n in graph.node}
+    assert (small / "model.onnx").stat().st_size < (plain / "model.onnx").stat().st_size
+    assert json.loads((small / "leanformer.json").read_text())["onnx"]["quantization"]["embeddings"] == "int8"
+    examples = dev(trained_toy["data"])
+    same = Predictor(small).logits(examples).argmax(1) == Predictor(plain).logits(examples).argmax(1)
+    assert same.mean() >= 0.95

@@ -16,20 +16,20 @@ from pathlib import Path
 
 import onnx
 
-from leanformer.utils.timing import time_queries
-from leanformer.quantize.backends import choose_backend
-from leanformer.quantize.openvino import OpenVinoConfig, to_openvino
 from leanformer.data.features import collate, encode
 from leanformer.errors import LeanformerError
 from leanformer.export import ExportConfig, export_model
 from leanformer.models import Manifest
 from leanformer.models.loading import load_tokenizer
+from leanformer.quantize.backends import choose_backend
+from leanformer.quantize.openvino import OpenVinoConfig, to_openvino
 from leanformer.runtime.onnx_model import read_onnx_model, with_graph, write_onnx_model
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import task_for
 from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, OVERWRITE_HELP, int_list, option, str_list
 from leanformer.utils.paths import check_output, scratch_dir
 from leanformer.utils.progress import info, quiet_logging
+from leanformer.utils.timing import time_queries
 
 #: name -> (weight type, operators to quantize)
 VARIANTS = {
@@ -53,6 +53,8 @@ class QuantizeConfig:
     backend: str = option("onnxruntime", "onnxruntime, openvino (NNCF int8; pip install 'leanformer[openvino]'), "
                                          "or auto: build both, time them at --timing-batch-size, keep the fastest "
                                          "whose predictions agree with fp32 on --min-agreement of the dev sample.")
+    embeddings: bool = option(False, "Also store the embedding tables in int8 (most of a small model's file; "
+                                     "check the accuracy it costs).", flags=("--embeddings/--no-embeddings",))
     timing_examples: int = option(64, "Dev examples timed per variant (and per backend) when choosing.")
     timing_batch_size: int = option(1, "--backend auto: the batch size you will run (1 for single queries).")
     min_agreement: float = option(0.98, "--backend auto: least share of dev predictions equal to fp32's.")
@@ -85,10 +87,11 @@ def excluded_nodes(model: onnx.ModelProto, names: list[str], layers: list[int]) 
     return sorted(chosen)
 
 
-def quantize_file(source: Path, target: Path, variant: str, exclude: list[str]) -> None:
+def quantize_file(source: Path, target: Path, variant: str, exclude: list[str], embeddings: bool = False) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     weight_type, ops = VARIANTS[variant]
+    ops = (*ops, "EmbedLayerNormalization", "Gather") if embeddings else ops
     with quiet_logging():  # the quantizer suggests a pre-processing step that does not apply to dynamic int8
         quantize_dynamic(str(source), str(target), op_types_to_quantize=list(ops), per_channel=True,
                          reduce_range=False, weight_type=getattr(QuantType, weight_type),
@@ -128,7 +131,7 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
             inputs = _timing_inputs(cfg.model, manifest, cfg)
             for variant in candidates:
                 path = Path(scratch) / f"{variant}.onnx"
-                quantize_file(source, path, variant, exclude)
+                quantize_file(source, path, variant, exclude, cfg.embeddings)
                 session = make_session(path, cfg.threads)
                 feeds = [session_inputs(session, x) for x in inputs]
                 timings[variant] = round(time_queries(lambda i: session.run(None, feeds[i]), len(feeds))["median_ms"], 4)
@@ -136,10 +139,12 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
         best = min(timings, key=timings.get) if timings else candidates[0]
         new_manifest = with_graph(manifest, precision="int8", quantization={
             "variant": best, "per_channel": True, "activations": "per-tensor dynamic uint8",
-            "excluded_nodes": len(exclude), "median_ms_by_variant": timings or None}).with_step(
+            "excluded_nodes": len(exclude), "embeddings": "int8" if cfg.embeddings else "fp32",
+            "median_ms_by_variant": timings or None}).with_step(
             "quantize", source=str(cfg.model), variant=best, excluded_nodes=exclude,
             reason=(f"fastest of {len(timings)} variants measured on this CPU" if timings else "chosen by the user"))
-        write_onnx_model(cfg.model, cfg.output_dir, lambda path: quantize_file(source, path, best, exclude), new_manifest)
+        write_onnx_model(cfg.model, cfg.output_dir, lambda path: quantize_file(source, path, best, exclude,
+                                                                               cfg.embeddings), new_manifest)
     return {"output_dir": cfg.output_dir, "variant": best, "median_ms_by_variant": timings, "excluded_nodes": exclude}
 
 
