@@ -128,10 +128,13 @@ def measure(spec: RowSpec, examples: list, timing: list, task, *, warmup: int = 
                                            f"queries (max logit difference {diff:.1e})"}
         features = system.features(examples)
         with ProgressBar(len(features), f"accuracy: {spec.name}", enabled=show_progress) as bar:
-            metrics = task.compute_metrics(examples, system.logits(features, bar.advance))
+            start = time.perf_counter()
+            logits = system.logits(features, bar.advance)
+            batched = len(features) / (time.perf_counter() - start)  # the accuracy pass is the batched workload
+            metrics = task.compute_metrics(examples, logits)
     finally:
         system.close()
-    return row | {"metric": metrics[task.primary_metric], "metrics": metrics}
+    return row | {"metric": metrics[task.primary_metric], "metrics": metrics, "batched_queries_per_second": batched}
 
 
 def _same_predictions(a: np.ndarray, b: np.ndarray) -> bool:
@@ -156,6 +159,10 @@ def run_bench(cfg: BenchConfig) -> dict:
                              PEER, max_length=cfg.max_length))
         specs.append(RowSpec("peer: student, PyTorch dynamic int8 (torchao)", cfg.student, PEER,
                              max_length=cfg.max_length, torch_int8=True))
+        openvino = _openvino_student(work, cfg)
+        if openvino:
+            specs.append(RowSpec("peer: student, OpenVINO int8 (NNCF post-training quantization)", openvino, PEER,
+                                 max_length=cfg.max_length))
     settings_ = {"warmup": cfg.warmup, "repeats": cfg.repeats, "watts_per_core": cfg.watts_per_core,
                  "show_progress": cfg.show_progress}
     # padded rows reuse the accuracy of their unpadded twin (same model and numerics) when the timed answers agree
@@ -185,6 +192,21 @@ def run_bench(cfg: BenchConfig) -> dict:
                   "usd_per_hour_prorated": price.per_hour(physical_cores())}, "machine": machine_info(), "rows": rows}
     write_report(out, result)
     return result
+
+
+def _openvino_student(work: Path, cfg: BenchConfig) -> str | None:
+    """The student's fp32 export converted and quantized by OpenVINO, when the extra is installed."""
+    from leanformer.quantize.openvino import OpenVinoConfig, to_openvino
+
+    target = work / "student-openvino-int8"
+    if Manifest.read(target) is None:
+        try:
+            to_openvino(OpenVinoConfig(model=str(work / "student-fp32"), output_dir=str(target), overwrite=True,
+                                       max_length=cfg.max_length, data_dir=cfg.data_dir))
+        except LeanformerError as e:
+            info(f"bench: no OpenVINO peer row ({e})")
+            return None
+    return str(target)
 
 
 def _pipeline_rows(cfg: BenchConfig, work: Path, timing: list) -> list[RowSpec]:

@@ -11,25 +11,27 @@ from leanformer.pipeline import TUNED_KINDS
 from leanformer.utils.paths import atomic_write_text
 from leanformer.utils.plots import labelled_scatter
 
-COLUMNS = ("row", "seconds", "cumulative_speedup", "step_speedup", "metric", "vs_teacher", "usd_per_100m", "joules",
-           "cores")
+COLUMNS = ("row", "seconds", "cumulative_speedup", "step_speedup", "batched_queries_per_second", "metric",
+           "vs_teacher", "usd_per_100m", "joules", "cores")
 
 
 def markdown(result: dict) -> str:
     price = result["price"]
-    head = (f"| step | total time (s) | speed-up (cumulative) | speed-up (step) | {result['metric']} | "
-            f"vs teacher (pt) | USD / 100M queries | energy (J) |")
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    head = (f"| step | total time (s) | speed-up (cumulative) | speed-up (step) | batch 32 (queries/s) | "
+            f"{result['metric']} | vs teacher (pt) | USD / 100M queries | energy (J) |")
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
         cumulative = f"{r['cumulative_speedup']:.2f}x" if r.get("cumulative_speedup") else "-"
         step = f"{r['step_speedup']:.2f}x" if r.get("step_speedup") else "-"
-        lines.append(f"| {r['row']} | {r['seconds']:.3g} | {cumulative} | {step} | {100 * r['metric']:.2f} | "
+        batched = f"{r['batched_queries_per_second']:.0f}" if r.get("batched_queries_per_second") else "-"
+        lines.append(f"| {r['row']} | {r['seconds']:.3g} | {cumulative} | {step} | {batched} | {100 * r['metric']:.2f} | "
                      f"{100 * r['vs_teacher']:+.2f} | {r['usd_per_100m']:.2f} | {r['joules']:.1f} |")
     majority = result.get("majority_share")
     energy = sorted({r["energy_source"].split(":")[0] for r in result["rows"]})
     lines += ["", f"Timing: {result['timing_examples']} {result['split']} examples at batch size 1, median of "
               f"{result['repeats']} passes; {result['metric']} on {result['accuracy_examples']} examples"
-              + (f" (the majority class is {100 * majority:.2f}% of them)." if majority else "."),
+              + (f" (the majority class is {100 * majority:.2f}% of them)" if majority else "")
+              + "; batch 32: that accuracy pass, length-sorted batches of 32, one pass (tokenisation excluded).",
               f"Price: USD {price['usd_per_hour']}/h for a {price['machine_cores']}-core {price['name']}, prorated to "
               f"the cores used (USD {price['usd_per_hour_prorated']:.4f}/h for "
               f"{result['machine']['physical_cores']} cores).",
