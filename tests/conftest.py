@@ -96,3 +96,13 @@ def trained_toy(tmp_path_factory):
     model, data = train_toy(root)
     export_model(ExportConfig(model=str(model), output_dir=str(root / "onnx")))
     return {"data": data, "torch": model, "onnx": root / "onnx"}
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray for every test that needs it (starting Ray costs tens of seconds on 2 cores)."""
+    import ray  # the ray extra is part of the dev set: CI runs these tests
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()

@@ -9,15 +9,6 @@ from leanformer.errors import LeanformerError
 from leanformer.runtime.batch import PredictConfig, predict_file
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    import ray  # the ray extra is part of the dev set: CI runs this
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield ray
-    ray.shutdown()
-
-
 def test_ray_predictions_equal_local_ones_in_input_order(trained_toy, tmp_path, local_ray):
     common = {"model": str(trained_toy["onnx"]), "split": "dev", "batch_size": 7, "show_progress": False}
     local = predict_file(PredictConfig(output=str(tmp_path / "local.jsonl"), **common))

@@ -7,15 +7,12 @@ from leanformer.serve import ServeConfig
 from tests.serve.test_server import _free_port, call
 
 
-@pytest.fixture(scope="module")
-def ray_serve():
-    import ray  # the ray extra is part of the dev set: CI runs this
+@pytest.fixture
+def ray_serve(local_ray):
     from ray import serve
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield serve
     serve.shutdown()
-    ray.shutdown()
 
 
 def test_ray_serve_answers_the_same_requests_as_the_plain_server(trained_toy, ray_serve):
