@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The accuracy/speed frontier on VitaminC (issue: frontier): students cut out of the fine-tuned MPNet-base
+# teacher along depth and width, each step distilled from the teacher with logits + hidden states (on the
+# kept channels of the kept layers) + attention maps, then benchmarked side by side with `leanformer bench`
+# and plotted with every earlier student (benchmarks/frontier_plot.py).
+# Needs the teacher of benchmarks/vitaminc_models.sh (STEPS=teacher). Every step is resumable: rerun after a
+# stop; a finished step is skipped. STEPS limits what runs, e.g. STEPS="l6 bench" benchmarks/frontier.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.venv/bin}
+RUNS=${RUNS:-${LEANFORMER_CACHE:-$HOME/.cache/leanformer}/runs}
+STEPS=${STEPS:-l6 l6-h384 l4-h384 bench plot}
+TEACHER=$RUNS/vitaminc-mpnet-teacher
+F=$RUNS/frontier
+COMMON=(--batch-size 32 --seed 42 --resume --hidden-weight 1 --attention-weight 1 --epochs 1)
+
+step() {
+    local name=$1 done=$2; shift 2
+    [[ " $STEPS " == *" $name "* ]] || return 0
+    if [[ -f "$done" ]]; then echo "== $name: $done exists"; return 0; fi
+    echo "== $name: $(date -u +%FT%TZ)"
+    "$@"
+}
+
+# depth: the 6 layers whose removal raises the training loss most (768 wide, as the 76.92 DistilBERT-style cut)
+step l6 "$F/l6/leanformer.json" $BIN/leanformer prune -m "$TEACHER" --layers 6 --lr 5e-5 -o "$F/l6" "${COMMON[@]}"
+# width: 768 -> 576 -> 384 channels in two distilled steps (each step's model kept as l6-h384-step1)
+step l6-h384 "$F/l6-h384/leanformer.json" $BIN/leanformer prune -m "$F/l6" --teacher "$TEACHER" --hidden 384 \
+    --steps 2 --lr 1e-4 -o "$F/l6-h384" "${COMMON[@]}"
+# depth again: 4 of those 6 layers
+step l4-h384 "$F/l4-h384/leanformer.json" $BIN/leanformer prune -m "$F/l6-h384" --teacher "$TEACHER" --layers 4 \
+    --lr 1e-4 -o "$F/l4-h384" "${COMMON[@]}"
+step bench "$F/bench/report.md" $BIN/leanformer bench --teacher "$TEACHER" --student "$F/l6" \
+    --pruned "$F/l6-h384-step1,$F/l6-h384,$F/l4-h384" --output "$F/bench" --timing-examples 200 --overwrite
+step plot "$F/frontier.png" $BIN/python benchmarks/frontier_plot.py "$F/bench/report.json" "$F/frontier.png" \
+    --earlier "$RUNS/vitaminc-bench/report.json"

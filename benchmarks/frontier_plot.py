@@ -1,0 +1,47 @@
+"""The frontier plot: test accuracy vs speed-up over the teacher at dynamic length (PyTorch fp32), log scale,
+for every row of one or more `leanformer bench` reports (each report's speed-ups against its own teacher row).
+
+    .venv/bin/python benchmarks/frontier_plot.py RUNS/frontier/bench/report.json RUNS/frontier/frontier.png \\
+        --earlier RUNS/vitaminc-bench/report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from leanformer.utils.plots import figure, save
+
+
+def points(report: dict) -> list[tuple[str, float, float]]:
+    rows = report["rows"]
+    teacher = next(r for r in rows if r["kind"] == "teacher")
+    return [(r["row"], teacher["seconds"] / r["seconds"], 100 * r["metric"]) for r in rows if r["kind"] != "baseline"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("report", help="report.json of the frontier bench")
+    parser.add_argument("output", help="PNG to write")
+    parser.add_argument("--earlier", nargs="*", default=[], help="earlier bench reports to plot beside it")
+    args = parser.parse_args()
+    fig, ax = figure(8, 5)
+    for path, marker in [(args.report, "o"), *((p, "s") for p in args.earlier if Path(p).exists())]:
+        report = json.loads(Path(path).read_text())
+        pts = points(report)
+        ax.plot([p[1] for p in pts], [p[2] for p in pts], marker, label=Path(path).parent.name)
+        for label, x, y in pts:
+            ax.annotate(label.replace("+ ", "")[:40], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=6)
+        print("\n".join(f"{x:7.1f}x  {y:6.2f}  {label}" for label, x, y in pts))
+    ax.set_xscale("log")
+    ax.set_xlabel("speed-up over the teacher, PyTorch fp32, dynamic length (batch size 1, log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("VitaminC: accuracy vs speed of every student")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    save(fig, Path(args.output))
+
+
+if __name__ == "__main__":
+    main()
