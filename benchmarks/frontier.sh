@@ -23,7 +23,8 @@ step() {
 }
 
 # depth: the 6 layers whose removal raises the training loss most (768 wide, as the 76.92 DistilBERT-style cut)
-step l6 "$F/l6/leanformer.json" $BIN/leanformer prune -m "$TEACHER" --layers 6 --lr 5e-5 -o "$F/l6" "${COMMON[@]}"
+step l6 "$F/l6/leanformer.json" $BIN/leanformer prune -m "$TEACHER" --layers 6 --importance-examples 1000 --lr 5e-5 \
+    -o "$F/l6" "${COMMON[@]}"
 # width: 768 -> 576 -> 384 channels in two distilled steps (each step's model kept as l6-h384-step1)
 step l6-h384 "$F/l6-h384/leanformer.json" $BIN/leanformer prune -m "$F/l6" --teacher "$TEACHER" --hidden 384 \
     --steps 2 --lr 1e-4 -o "$F/l6-h384" "${COMMON[@]}"

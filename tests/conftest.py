@@ -71,8 +71,9 @@ def toy_dataset(tmp_path) -> Path:
     return root
 
 
-def train_toy(root: Path, layers: int = 2) -> tuple[Path, Path]:
-    """Fine-tune a tiny BERT on the toy task (it reaches 100% dev accuracy); returns (model dir, data dir)."""
+def train_toy(root: Path, layers: int = 2, family: str = "bert") -> tuple[Path, Path]:
+    """Fine-tune a tiny model (BERT unless told) on the toy task (BERT reaches 100% dev accuracy); returns
+    (model dir, data dir)."""
     from leanformer.tasks import TaskConfig
     from leanformer.training import TrainConfig, train
 
@@ -80,7 +81,7 @@ def train_toy(root: Path, layers: int = 2) -> tuple[Path, Path]:
     write_jsonl(data / "train.jsonl", toy_rows(160, seed=1))
     write_jsonl(data / "dev.jsonl", toy_rows(40, seed=2))
     write_jsonl(data / "test.jsonl", toy_rows(40, seed=3))
-    base = make_tiny_model(root / "base", "bert", layers=layers, hidden=32, heads=4)
+    base = make_tiny_model(root / "base", family, layers=layers, hidden=32, heads=4)
     train(TrainConfig(model=str(base), task=TaskConfig(name="generic", data_dir=str(data)), output_dir=str(root / "torch"),
                       epochs=6, batch_size=16, learning_rate=3e-3, warmup_ratio=0.1, bf16=False, show_progress=False,
                       threads=1))

@@ -217,3 +217,20 @@ def test_a_step_of_another_run_is_not_reused(trained, tmp_path, monkeypatch):
     prune(pcfg(trained, tmp_path / "p-step1", hidden=20, epochs=1))  # not the 24 a two-step run to 16 makes first
     with pytest.raises(LeanformerError, match="another pruning run"):
         prune(pcfg(trained, tmp_path / "p", hidden=16, steps=2, epochs=1))
+
+
+def test_an_mpnet_teacher_cut_in_depth_width_and_heads_distils_and_exports(tmp_path, monkeypatch):
+    """The frontier's path on the teacher's own family: per-layer heads under the shared position bias,
+    hidden channels, importance-chosen layers, hidden and attention losses against the teacher."""
+    from leanformer.export import ExportConfig, export_model
+    from tests.conftest import train_toy
+
+    monkeypatch.setenv("LEANFORMER_CACHE", str(tmp_path / "cache"))
+    teacher, _ = train_toy(tmp_path / "mpnet", layers=3, family="mpnet")
+    result = prune(pcfg(teacher, tmp_path / "cut", layers=2, hidden=16, heads=3, epochs=1, hidden_weight=1.0,
+                        attention_weight=1.0))
+    assert result["structure"]["layers"] == 2 and result["structure"]["hidden"] == 16
+    model, _, manifest = load_model(tmp_path / "cut")
+    assert manifest.lineage[-1]["loss"]["layer_map"] == [i + 1 for i in manifest.structure.layers]
+    exported = export_model(ExportConfig(model=str(tmp_path / "cut"), output_dir=str(tmp_path / "onnx")))
+    assert exported["parity_max_abs_diff"] < 1e-4
