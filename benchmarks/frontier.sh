@@ -14,13 +14,7 @@ TEACHER=$RUNS/vitaminc-mpnet-teacher
 F=$RUNS/frontier
 COMMON=(--batch-size 32 --seed 42 --resume --hidden-weight 1 --attention-weight 1 --epochs 1)
 
-step() {
-    local name=$1 done=$2; shift 2
-    [[ " $STEPS " == *" $name "* ]] || return 0
-    if [[ -f "$done" ]]; then echo "== $name: $done exists"; return 0; fi
-    echo "== $name: $(date -u +%FT%TZ)"
-    "$@"
-}
+source benchmarks/steps.sh
 
 # depth: the 6 layers whose removal raises the training loss most (768 wide, as the 76.92 DistilBERT-style cut)
 step l6 "$F/l6/leanformer.json" $BIN/leanformer prune -m "$TEACHER" --layers 6 --importance-examples 1000 --lr 5e-5 \

@@ -107,3 +107,21 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def without_module(monkeypatch):
+    """``without_module("ray")``: importing that package (or its submodules) fails, as where it is not installed."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def hide(package: str) -> None:
+        def fake(name, *args, **kwargs):
+            if name == package or name.startswith(package + "."):
+                raise ImportError(f"No module named '{package}'")
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", fake)
+
+    return hide

@@ -1,7 +1,5 @@
 """OpenVINO beside ONNX Runtime: same logits in fp32, int8 checked against fp32, the backend chosen by timing."""
 
-import builtins
-
 import numpy as np
 import pytest
 
@@ -36,15 +34,8 @@ def test_auto_backend_records_its_choice_and_every_timing(trained_toy, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["auto"]  # nothing else left beside it
 
 
-def test_without_openvino_the_backend_names_the_extra(trained_toy, tmp_path, monkeypatch):
-    real_import = builtins.__import__
-
-    def no_openvino(name, *args, **kwargs):
-        if name == "openvino" or name.startswith("openvino."):
-            raise ImportError("No module named 'openvino'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_openvino)
+def test_without_openvino_the_backend_names_the_extra(trained_toy, tmp_path, without_module):
+    without_module("openvino")
     with pytest.raises(LeanformerError, match=r"pip install 'leanformer\[openvino\]'"):
         quantize_model(QuantizeConfig(model=str(trained_toy["onnx"]), output_dir=str(tmp_path / "ov"),
                                       backend="openvino"))

@@ -1,6 +1,5 @@
 """Ray Data predictions equal the local predictor's, in input order; a missing Ray is a one-line error."""
 
-import builtins
 import json
 
 import pytest
@@ -19,15 +18,8 @@ def test_ray_predictions_equal_local_ones_in_input_order(trained_toy, tmp_path, 
     assert str(first["idx"]) == str(json.loads((trained_toy["data"] / "dev.jsonl").read_text().splitlines()[0])["id"])
 
 
-def test_without_ray_the_engine_names_the_extra(trained_toy, tmp_path, monkeypatch):
-    real_import = builtins.__import__
-
-    def no_ray(name, *args, **kwargs):
-        if name == "ray" or name.startswith("ray."):
-            raise ImportError("No module named 'ray'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_ray)
+def test_without_ray_the_engine_names_the_extra(trained_toy, tmp_path, without_module):
+    without_module("ray")
     with pytest.raises(LeanformerError, match=r"pip install 'leanformer\[ray\]'"):
         predict_file(PredictConfig(model=str(trained_toy["onnx"]), output=str(tmp_path / "p.jsonl"), split="dev",
                                    engine="ray", show_progress=False))
