@@ -139,6 +139,7 @@ def approximate(cfg: ApproximateConfig) -> dict:
          f"{base['metric']:.4f} -> {final['metric']:.4f}; {details['parameters_before'] / 1e6:.2f}M -> "
          f"{details['parameters'] / 1e6:.2f}M parameters")
     approximated = dataclasses.replace(manifest, structure=structure).with_step("approximate", **details)
+    cfg = scorer.cfg  # with the model's own input length resolved
     if cfg.redistill_epochs:
         options = TrainOptions(epochs=cfg.redistill_epochs, learning_rate=cfg.learning_rate, max_length=cfg.max_length,
                                seed=cfg.seed, bf16=cfg.bf16, train_limit=cfg.train_limit, eval_limit=cfg.eval_limit,
