@@ -13,7 +13,7 @@ def test_every_stage_has_a_bench_field_and_a_recipe_producer(tmp_path):
     producers = _producers(RecipeConfig(), {"teacher": ["t"], "student": ["s"]}, tmp_path)
     assert [s.role for s in PIPELINE] == list(producers)
     assert all(s.role in fields for s in PIPELINE)
-    assert len(ROW_KINDS) == len(set(ROW_KINDS)) and set(TUNED_KINDS) == {"instances", "pruned"}
+    assert len(ROW_KINDS) == len(set(ROW_KINDS)) and set(TUNED_KINDS) == {"instances", "pruned", "approximated"}
 
 
 def test_bench_rows_follow_the_declaration(tmp_path, monkeypatch):

@@ -27,11 +27,13 @@ def test_student_cut_from_the_teacher_and_step_times_in_the_report(tiny_model, t
     cfg = RecipeConfig(output_dir=str(tmp_path / "r"), task=TaskConfig(name="generic", data_dir=str(toy_dataset)),
                        teacher_model=str(tiny_model("bert", layers=2)), student_model=None, student_layers=[0],
                        train_limit=120, distill_limit=60, teacher_epochs=1, student_epochs=1, prune_levels=[(0.5, 0.5)],
-                       split="dev", timing_examples=5, repeats=1)
+                       approximate="faster", approximate_budget=0.05, split="dev", timing_examples=5, repeats=1)
     result = run_recipe(cfg)
     student = Manifest.read(tmp_path / "r" / "student").lineage[-1]
     assert student["student_layers"] == [0] and student["train_examples"] == 60
     assert [s["step"] for s in result["recipe_steps"]][0] == "fine-tune the teacher"
+    assert "approximate the student (faster)" in [s["step"] for s in result["recipe_steps"]]
+    assert [r["row"] for r in result["rows"] if r["kind"] == "approximated"] == ["+ approximate computing (approx-faster)"]
     assert result["rows"][1]["vs_teacher"] == 0 and 0 < result["majority_share"] < 1
     report = (tmp_path / "r" / "report" / "report.md").read_text()
     assert "| recipe step | wall time (s) |" in report and "vs teacher (pt)" in report

@@ -42,6 +42,7 @@ PIPELINE = (
                              Row("instances", "+ multi-instance ({instances} x {threads} threads)", int8=True,
                                  tuned=True))),
     Stage("pruned", True, (Row("pruned", "+ structured pruning ({name})", int8=True, tuned=True),)),
+    Stage("approximated", True, (Row("approximated", "+ approximate computing ({name})", int8=True, tuned=True),)),
 )
 
 #: rows outside the pipeline: other tools' recipes measured beside it

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from leanformer.approx import ApproximateConfig, approximate
 from leanformer.bench import BenchConfig, run_bench
 from leanformer.bench.report import write_report
 from leanformer.distill import DistillConfig, distill
@@ -53,6 +54,9 @@ class RecipeConfig:
     prune_levels: list[tuple[float, float]] = option(
         help="Pruning levels as HEADS:FFN pairs, mildest first (default: the preset's).",
         factory=lambda: [(0.5, 0.5), (0.5, 0.25)], parse=parse_target_pairs)
+    approximate: str | None = option(None, "Also approximate the student (AxFormer): faster, smaller or accurate "
+                                           "(default: the preset's, none).")
+    approximate_budget: float = 0.005
     split: str = "test"
     timing_examples: int = option(1000, "Examples the report times at batch size 1 (default: the preset's).")
     accuracy_limit: int | None = option(None, "The report scores the first N examples only (default: the "
@@ -101,6 +105,10 @@ def _producers(cfg: RecipeConfig, models: dict, out: Path):
                                                                   ffn=f, epochs=cfg.redistill_epochs,
                                                                   train_limit=limit, **common)))
                            for h, f in cfg.prune_levels],
+        "approximated": lambda: [(f"approximate the student ({cfg.approximate})", out / f"approx-{cfg.approximate}",
+                                  lambda o: approximate(ApproximateConfig(
+                                      model=models["student"][0], output_dir=o, goal=cfg.approximate,
+                                      budget=cfg.approximate_budget, seed=cfg.seed)))] if cfg.approximate else [],
     }
 
 

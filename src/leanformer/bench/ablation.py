@@ -45,6 +45,8 @@ class BenchConfig:
                              flags=("--output", "-o"))
     pruned: list[str] = option(help="Comma-separated pruned (re-distilled) students, mildest first: a row each.",
                                factory=list, parse=str_list)
+    approximated: list[str] = option(help="Comma-separated approximated students (leanformer approximate): a row "
+                                          "each.", factory=list, parse=str_list)
     split: str = option("test", "The split scored and timed.")
     data_dir: str | None = option(None, DATA_DIR_HELP)
     timing_examples: int = option(1000, "Examples timed at batch size 1 (the same for every row).")
@@ -146,7 +148,8 @@ def run_bench(cfg: BenchConfig) -> dict:
     manifest = Manifest.read(cfg.teacher)
     if manifest is None or Manifest.read(cfg.student) is None:
         raise LeanformerError("bench needs a fine-tuned teacher and a student (leanformer model directories)")
-    out = prepare_output_dir(cfg.output_dir, [cfg.teacher, cfg.student, *cfg.pruned, cfg.data_dir], cfg.overwrite)
+    out = prepare_output_dir(cfg.output_dir, [cfg.teacher, cfg.student, *cfg.pruned, *cfg.approximated, cfg.data_dir],
+                             cfg.overwrite)
     task = task_for(manifest.task, cfg.data_dir)
     examples = task.examples(cfg.split)[: cfg.limit]
     timing = examples[: cfg.timing_examples]
