@@ -102,9 +102,9 @@ def trained_toy(tmp_path_factory):
 @pytest.fixture(scope="session")
 def local_ray():
     """One local Ray for every test that needs it (starting Ray costs tens of seconds on 2 cores)."""
-    import ray  # the ray extra is part of the dev set: CI runs these tests
+    from leanformer.runtime.ray_engine import connect  # the ray extra is part of the dev set: CI runs these
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray = connect(num_cpus=2)
     yield ray
     ray.shutdown()
 

@@ -7,6 +7,8 @@ the logits come back in input order however the batches were spread.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from leanformer.errors import LeanformerError
@@ -21,11 +23,19 @@ def import_ray():
     return ray
 
 
-def connect(address: str | None):
+#: Ray Serve kills an HTTP proxy not ready within 5 s and retries; a worker process takes longer than that to
+#: start on a small busy machine, so serve.start failed there. Leanformer's own Ray allows a minute.
+RAY_ENVIRONMENT = {"RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60"}
+
+
+def connect(address: str | None = None, num_cpus: int | None = None):
     """Local Ray (a fresh one when none runs), or the cluster at ``address``."""
     ray = import_ray()
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        for name, value in RAY_ENVIRONMENT.items():
+            os.environ.setdefault(name, value)  # read by the processes Ray starts
+        ray.init(address=address, num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
     return ray
 
 
