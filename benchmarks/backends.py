@@ -60,7 +60,8 @@ def main() -> None:
     threads = physical_cores()
     single = {n: Predictor(d, threads=threads, batch_size=1, sort_by_length=False) for n, d in variants.items()}
     batched = {n: Predictor(d, threads=threads, batch_size=32, sort_by_length=True) for n, d in variants.items()}
-    reference = single["pytorch-fp32"].logits(examples[:20]).argmax(-1)  # warm-up of the reference
+    for predictor in single.values():
+        predictor.logits(examples[:20])  # warm-up
     predictions = {n: p.logits(examples).argmax(-1) for n, p in batched.items()}
     reference = predictions["pytorch-fp32"]
     ms, qps = {n: [] for n in variants}, {n: [] for n in variants}
