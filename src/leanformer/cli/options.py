@@ -50,8 +50,9 @@ def _flags(cls, overrides: bool) -> list[tuple[inspect.Parameter, object, str | 
         if overrides:
             annotation = Optional[annotation]
         flags.append((inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                        annotation=Annotated[annotation, typer.Option(*meta.get("flags", ()),
-                                                                                      help=meta["help"])]),
+                                        annotation=Annotated[annotation, typer.Option(
+                                            *meta.get("flags", ()),
+                                            help=meta["help"]() if callable(meta["help"]) else meta["help"])]),
                       parse, None))
     return flags
 

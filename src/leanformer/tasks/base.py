@@ -20,9 +20,8 @@ SPLITS = ("train", "dev", "test")
 class TaskConfig:
     """Everything needed to rebuild a task; stored in each model's manifest."""
 
-    name: str = option("vitaminc", "Task: vitaminc (built in), boolq, cb, copa, multirc, record, rte, wic "
-                                   "(SuperGLUE's jsonl layout) or generic (your CSV/TSV/JSONL files).",
-                       flags=("--task", "-t"))
+    name: str = option("vitaminc", lambda: f"Task: {', '.join(_registered())} (vitaminc is built in; generic reads "
+                                           "your CSV/TSV/JSONL files).", flags=("--task", "-t"))
     data_dir: str | None = option(None, "Folder with the task's files (train/dev/test). VitaminC defaults to the "
                                         "built-in copy.")
     text_column: str = option("text", "generic task: column with the (first) text.")
@@ -38,6 +37,12 @@ class TaskConfig:
     def from_dict(cls, d: dict) -> "TaskConfig":
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _registered() -> list[str]:
+    from leanformer.tasks import TASKS  # the registry imports this module: read it when help is shown
+
+    return list(TASKS)
 
 
 class Task(ABC):

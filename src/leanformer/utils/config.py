@@ -8,10 +8,11 @@ from typing import Callable
 from leanformer.errors import LeanformerError
 
 
-def option(default=MISSING, help: str = "", flags: tuple[str, ...] = (), cli: bool = True,
+def option(default=MISSING, help: str | Callable[[], str] = "", flags: tuple[str, ...] = (), cli: bool = True,
            parse: Callable[[str], object] | None = None, factory=MISSING):
     """A dataclass field with its help text and, optionally, its command-line spelling (``flags``).
 
+    ``help`` may be a function, for text that lists something only known once everything is imported.
     ``parse`` turns the flag's text into the field's value (lists, counts-or-ratios): the command line
     then takes a string and passes nothing when the flag is absent, so the field's own default holds.
     ``factory`` is a default_factory. ``cli=False`` keeps a field off the generated command line.
