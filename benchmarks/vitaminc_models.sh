@@ -16,14 +16,7 @@ COMMON=(--batch-size 32 --max-length 128 --seed 42)
 TEACHER=$RUNS/vitaminc-mpnet-teacher
 STUDENT=$RUNS/vitaminc-minilm-distilled
 
-# run a step when it is selected and the file it finishes with does not exist yet
-step() {
-    local name=$1 done=$2; shift 2
-    [[ " $STEPS " == *" $name "* ]] || return 0
-    if [[ -f "$done" ]]; then echo "== $name: $done exists"; return 0; fi
-    echo "== $name: $(date -u +%FT%TZ)"
-    "$@"
-}
+source benchmarks/steps.sh
 
 step teacher "$TEACHER/leanformer.json" $BIN/leanformer train --model all-mpnet-base-v2 --task vitaminc --output "$TEACHER" \
     --epochs 2 --lr 3e-5 "${COMMON[@]}" --resume
