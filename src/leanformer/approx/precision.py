@@ -10,7 +10,6 @@ ordinary quantized model with the other layers excluded (``quantize --exclude-la
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +17,8 @@ import onnx
 
 from leanformer.errors import LeanformerError
 from leanformer.models.loading import load_tokenizer
-from leanformer.quantize.dynamic import QuantizeConfig, excluded_nodes, quantize_file, quantize_model
-from leanformer.runtime.onnx_model import read_onnx_model
+from leanformer.quantize.dynamic import QuantizeConfig, excluded_nodes, node_layer, quantize_file, quantize_model
+from leanformer.runtime.onnx_model import read_onnx_model, write_onnx_model
 from leanformer.runtime.predictor import Predictor
 from leanformer.tasks import task_for
 from leanformer.utils.config import DATA_DIR_HELP, OVERWRITE_HELP, option
@@ -77,11 +76,8 @@ def mixed_precision(cfg: MixedPrecisionConfig) -> dict:
         """A copy of the model directory whose graph has only ``int8_layers`` quantized."""
         floats = [i for i in range(layers) if i not in int8_layers]
         target = scratch / name
-        target.mkdir()
-        for f in Path(cfg.model).iterdir():
-            if f.is_file() and f.name != source.name:
-                (target / f.name).write_bytes(f.read_bytes())
-        quantize_file(source, target / source.name, cfg.variant, excluded_nodes(graph, [], floats))
+        write_onnx_model(cfg.model, target, lambda path: quantize_file(source, path, cfg.variant,
+                                                                       excluded_nodes(graph, [], floats)), manifest)
         return target
 
     with scratch_dir(cfg.output_dir) as scratch:
@@ -113,7 +109,7 @@ def mixed_precision(cfg: MixedPrecisionConfig) -> dict:
 
 
 def _count_layers(graph: onnx.ModelProto) -> int:
-    found = {int(m.group(1)) for n in graph.graph.node for m in [re.search(r"layer[._](\d+)[./]", n.name)] if m}
+    found = {node_layer(n.name) for n in graph.graph.node} - {None}
     if not found:
         raise LeanformerError("cannot tell the layers of this graph apart (no layer names in its nodes)")
     return max(found) + 1

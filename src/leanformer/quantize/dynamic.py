@@ -64,6 +64,16 @@ class QuantizeConfig:
     overwrite: bool = option(False, OVERWRITE_HELP, flags=("--overwrite",))
 
 
+#: exported node names carry their layer: ``.../layer.3/...``
+LAYER_IN_NAME = re.compile(r"layer[._](\d+)[./]")
+
+
+def node_layer(name: str) -> int | None:
+    """The transformer layer an exported node belongs to, from its name (None: outside the layers)."""
+    match = LAYER_IN_NAME.search(name)
+    return int(match.group(1)) if match else None
+
+
 def excluded_nodes(model: onnx.ModelProto, names: list[str], layers: list[int]) -> list[str]:
     """Nodes to leave unquantized: the named ones, and every node of the listed layers.
 
@@ -77,8 +87,7 @@ def excluded_nodes(model: onnx.ModelProto, names: list[str], layers: list[int]) 
     chosen = set(names)
     attention = [n.name for n in model.graph.node if n.op_type == "Attention"]
     for layer in layers:
-        pattern = re.compile(rf"layer[._]{layer}[./]")
-        matched = {n.name for n in model.graph.node if pattern.search(n.name)}
+        matched = {n.name for n in model.graph.node if node_layer(n.name) == layer}
         if layer < len(attention):
             matched.add(attention[layer])
         if not matched:

@@ -60,7 +60,8 @@ class Slot:
 
 def start_slots(cfg: ServeConfig) -> list[Slot]:
     """Slots on disjoint physical cores: as many as asked, as tuned, or one per core."""
-    tuned = Manifest.read(cfg.model).tuned if Manifest.read(cfg.model) else None
+    manifest = Manifest.read(cfg.model)
+    tuned = manifest.tuned if manifest else None
     instances = cfg.instances or (tuned.instances if tuned else physical_cores())
     threads = cfg.threads or (tuned.threads if tuned else 1)
     config = PredictorConfig(model=cfg.model, threads=threads, max_length=cfg.max_length)
