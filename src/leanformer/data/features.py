@@ -41,6 +41,12 @@ def lengths(features: list[list[dict]]) -> np.ndarray:
     return np.array([max(len(f["input_ids"]) for f in choices) for choices in features])
 
 
+def text_lengths(examples: list) -> np.ndarray:
+    """Characters of each example's longest choice: a stand-in for token length where nothing is tokenised
+    yet (batches for workers that tokenise their own inputs)."""
+    return np.array([max(len(a) + len(b or "") for a, b in ex.pairs) for ex in examples])
+
+
 def collate(batch: list[list[dict]], pad_id: int, multiple_choice: bool, pad_to: int | None = None) -> dict[str, torch.Tensor]:
     """Pad a batch to its longest sequence (or to ``pad_to``): ``[B, L]``, or ``[B, C, L]`` for multiple choice."""
     width = max(len(f["input_ids"]) for choices in batch for f in choices)

@@ -3,7 +3,8 @@
 Several small sessions side by side use a CPU better than one session with many threads when
 single queries are short (FastFormers: 1.76x). Workers are pinned to distinct physical cores
 (never two threads on SMT siblings), fed from one queue, and results come back in input order.
-A worker that dies is reported as an error, never waited on forever: the other workers are stopped
+Workers tokenise what they are given raw (texts are batched by character length), so tokenising
+runs in parallel and off the caller's process (a server's event loop). A worker that dies is reported as an error, never waited on forever: the other workers are stopped
 and the queues abandoned, so the process can exit at once; workers exit on their own if their parent
 dies.
 """
@@ -22,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from leanformer.errors import LeanformerError
-from leanformer.data.features import in_input_order
-from leanformer.runtime.predictor import Inputs, Predictor, PredictorConfig, labelled, predictor_config
+from leanformer.data.features import in_input_order, lengths, text_lengths
+from leanformer.runtime.predictor import Inputs, Predictor, PredictorConfig, as_examples, labelled, predictor_config
 from leanformer.utils.cpu import core_cpus
 
 POLL_SECONDS = 0.5
@@ -59,8 +60,9 @@ def _worker(config: PredictorConfig, cpus: list[int], inbox, outbox, parent: int
         return
     outbox.put(("ready", os.getpid(), None))
     while (item := _next_job(inbox, parent)) is not None:
-        batch_id, features = item
+        batch_id, items, tokenize = item
         try:
+            features = predictor.inputs.features(items) if tokenize else items
             outbox.put(("ok", batch_id, predictor.run_batch(features)))
         except Exception as e:
             outbox.put(("failed", batch_id, f"inference failed in a worker: {type(e).__name__}: {e}"))
@@ -78,7 +80,7 @@ class MultiInstancePredictor:
         """``cpus``: the logical CPUs of each instance, when the caller shares the cores out itself."""
         self.config = predictor_config(config, settings)
         self.groups = cpus or core_groups(instances, self.config.threads or 1)
-        self.inputs = Inputs(self.config)  # workers only run the model
+        self.inputs = Inputs(self.config)  # batching here; tokenising and the model in the workers
         context = mp.get_context("spawn")  # forking a process with live thread pools is unsafe
         self.inbox, self.outbox = context.Queue(), context.Queue()
         worker_config = dataclasses.replace(self.config, threads=self.config.threads or 1)
@@ -149,13 +151,16 @@ class MultiInstancePredictor:
             box.put(("failed", None, message))
 
     def logits(self, inputs: list, progress=None, batch_size: int | None = None) -> np.ndarray:
-        """Logits in input order, whichever worker ran which batch."""
-        return self.run_features(self.inputs.features(inputs), progress, batch_size)
+        """Logits in input order, whichever worker ran which batch; the workers tokenise."""
+        examples = as_examples(inputs)
+        return self._run(examples, self.inputs.batches(text_lengths(examples), batch_size), True, progress)
 
     def run_features(self, features: list[list[dict]], progress=None, batch_size: int | None = None,
                      sort_by_length: bool | None = None) -> np.ndarray:
         """Logits for already tokenised inputs, in their order."""
-        batches = self.inputs.batches(features, batch_size, sort_by_length)
+        return self._run(features, self.inputs.batches(lengths(features), batch_size, sort_by_length), False, progress)
+
+    def _run(self, items: list, batches: list[np.ndarray], tokenize: bool, progress) -> np.ndarray:
         box: queue.SimpleQueue = queue.SimpleQueue()
         with self._lock:
             if self._error is not None:
@@ -164,7 +169,7 @@ class MultiInstancePredictor:
             self._waiting.update((batch_id, box) for batch_id in ids)
         position = {batch_id: b for b, batch_id in enumerate(ids)}
         for batch_id, idx in zip(ids, batches):
-            self.inbox.put((batch_id, [features[i] for i in idx]))
+            self.inbox.put((batch_id, [items[i] for i in idx], tokenize))
 
         def results():
             for _ in batches:
@@ -176,7 +181,7 @@ class MultiInstancePredictor:
                 if progress is not None:
                     progress(len(batches[position[batch_id]]))
 
-        return in_input_order(len(features), batches, results())
+        return in_input_order(len(items), batches, results())
 
     def predict(self, inputs: list) -> list[dict]:
         return labelled(self.logits(inputs), self.inputs.manifest)

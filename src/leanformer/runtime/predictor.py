@@ -113,11 +113,12 @@ class Inputs:
     def features(self, inputs: list) -> list[list[dict]]:
         return encode(as_examples(inputs), self.tokenizer, self.max_length)
 
-    def batches(self, features: list[list[dict]], batch_size: int | None = None,
+    def batches(self, lens: np.ndarray, batch_size: int | None = None,
                 sort_by_length: bool | None = None) -> list[np.ndarray]:
-        """The configured batching, or a call's own (an accuracy pass and a timed pass on one predictor)."""
+        """The configured batching of inputs of these lengths, or a call's own (an accuracy pass and a timed pass
+        on one predictor)."""
         sort = self.config.sort_by_length if sort_by_length is None else sort_by_length
-        return sorted_batches(lengths(features), batch_size or self.config.batch_size, sort)
+        return sorted_batches(lens, batch_size or self.config.batch_size, sort)
 
     def collate(self, features: list[list[dict]]) -> dict[str, torch.Tensor]:
         return collate(features, self.tokenizer.pad_token_id, self.manifest.multiple_choice, self.config.fixed_length)
@@ -151,7 +152,8 @@ class Predictor:
     def run_features(self, features: list[list[dict]], progress=None, batch_size: int | None = None,
                      sort_by_length: bool | None = None) -> np.ndarray:
         """Logits for already tokenised inputs, in their order."""
-        return run_batches(features, self.inputs.batches(features, batch_size, sort_by_length), self.run_batch, progress)
+        return run_batches(features, self.inputs.batches(lengths(features), batch_size, sort_by_length), self.run_batch,
+                           progress)
 
     def predict(self, inputs: list) -> list[dict]:
         """``{"label", "probabilities"}`` per input, in input order."""

@@ -24,7 +24,7 @@ class Overloaded(Exception):
 
 @dataclass
 class _Request:
-    features: list
+    inputs: list
     future: asyncio.Future
     arrived: float = field(default_factory=time.monotonic)
 
@@ -52,13 +52,13 @@ class MicroBatcher:
         """Inputs waiting for a batch."""
         return self._waiting_inputs
 
-    async def submit(self, features: list) -> np.ndarray:
-        """Logits for ``features`` (one request), computed in a shared micro-batch."""
-        if self._waiting_inputs + len(features) > self.queue_size:
+    async def submit(self, inputs: list) -> np.ndarray:
+        """Logits for ``inputs`` (one request), computed in a shared micro-batch."""
+        if self._waiting_inputs + len(inputs) > self.queue_size:
             raise Overloaded(f"{self._waiting_inputs} inputs are waiting (limit {self.queue_size})")
-        request = _Request(features, asyncio.get_running_loop().create_future())
+        request = _Request(inputs, asyncio.get_running_loop().create_future())
         self._queue.append(request)
-        self._waiting_inputs += len(features)
+        self._waiting_inputs += len(inputs)
         self._update_depth()
         self._arrival.set()
         return await request.future
@@ -82,9 +82,9 @@ class MicroBatcher:
                 except TimeoutError:
                     break
             batch = [self._queue.popleft()]
-            size = len(batch[0].features)
-            while self._queue and size + len(self._queue[0].features) <= self.max_batch_size:
-                size += len(self._queue[0].features)
+            size = len(batch[0].inputs)
+            while self._queue and size + len(self._queue[0].inputs) <= self.max_batch_size:
+                size += len(self._queue[0].inputs)
                 batch.append(self._queue.popleft())
             self._waiting_inputs -= size
             self._update_depth()
@@ -93,14 +93,14 @@ class MicroBatcher:
             task.add_done_callback(self._tasks.discard)
 
     def _pending_inputs(self) -> int:
-        return sum(len(r.features) for r in self._queue)
+        return sum(len(r.inputs) for r in self._queue)
 
     async def _run(self, slot, batch: list[_Request]) -> None:
-        features = [f for r in batch for f in r.features]
+        inputs = [f for r in batch for f in r.inputs]
         if self.metrics is not None:
-            self.metrics.batch_size.observe(len(features))
+            self.metrics.batch_size.observe(len(inputs))
         try:
-            logits = await asyncio.to_thread(slot.run, features, self.model_batch_size)
+            logits = await asyncio.to_thread(slot.run, inputs, self.model_batch_size)
         except Exception as e:  # every request of the batch gets the error; the slot has recovered
             for r in batch:
                 if not r.future.done():
@@ -109,8 +109,8 @@ class MicroBatcher:
             start = 0
             for r in batch:
                 if not r.future.done():
-                    r.future.set_result(logits[start:start + len(r.features)])
-                start += len(r.features)
+                    r.future.set_result(logits[start:start + len(r.inputs)])
+                start += len(r.inputs)
         finally:
             self._free.put_nowait(slot)
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest
-from leanformer.runtime.predictor import Inputs, PredictorConfig, labelled
+from leanformer.runtime.predictor import labelled
 from leanformer.serve.batcher import MicroBatcher, Overloaded
 from leanformer.serve.config import ServeConfig
 from leanformer.serve.metrics import Metrics
@@ -81,7 +81,6 @@ def build_app(cfg: ServeConfig) -> FastAPI:
     manifest = Manifest.read(cfg.model)
     if manifest is None:
         raise LeanformerError(f"{cfg.model}: not a leanformer model (no leanformer.json)")
-    inputs = Inputs(PredictorConfig(model=cfg.model, max_length=cfg.max_length))
     metrics = Metrics()
     model_id = Path(cfg.model).resolve().name
     state: dict = {"ready": False}
@@ -143,9 +142,8 @@ def build_app(cfg: ServeConfig) -> FastAPI:
         problem = check_limits(body.inputs, cfg)
         if problem:
             return _error(*problem, metrics)
-        features = await asyncio.to_thread(inputs.features, [x if isinstance(x, str) else tuple(x) for x in body.inputs])
-        try:
-            logits = await state["batcher"].submit(features)
+        try:  # the workers tokenise: this process only speaks HTTP and batches
+            logits = await state["batcher"].submit([x if isinstance(x, str) else tuple(x) for x in body.inputs])
         except Overloaded as e:
             return _error(503, "overloaded", str(e), metrics, **{"Retry-After": str(RETRY_AFTER_SECONDS)})
         except WorkerDied as e:

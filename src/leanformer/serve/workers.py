@@ -32,13 +32,14 @@ class Slot:
     def _start(self) -> MultiInstancePredictor:
         return MultiInstancePredictor(self.config, 1, start_timeout=self.start_timeout, cpus=[self.cpus])
 
-    def run(self, features: list, batch_size: int) -> np.ndarray:
-        """Logits for one micro-batch, length-sorted inside it; a dead worker is replaced before the next."""
+    def run(self, inputs: list, batch_size: int) -> np.ndarray:
+        """Logits for one micro-batch of texts or pairs, tokenised by the worker and length-sorted inside the
+        micro-batch; a dead worker is replaced before the next."""
         with self._lock:
             if self.pool.failure is not None:
                 self.restart()
             try:
-                return self.pool.run_features(features, batch_size=batch_size, sort_by_length=True)
+                return self.pool.logits(inputs, batch_size=batch_size)
             except LeanformerError as e:
                 if self.pool.failure is None:
                     raise
