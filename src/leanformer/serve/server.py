@@ -76,6 +76,47 @@ def _error(status: int, kind: str, message: str, metrics: Metrics | None = None,
     return JSONResponse({"error": {"kind": kind, "message": message}}, status_code=status, headers=headers or None)
 
 
+class LimitsAndAccessLog:
+    """Body-size limits before the body is read, the latency histogram and one JSON access-log line per request.
+
+    Plain ASGI rather than ``@app.middleware``: the decorator's per-request task and stream wrapping cost more
+    than the rest of a small request's handling.
+    """
+
+    def __init__(self, app, cfg: ServeConfig, metrics: Metrics):
+        self.app, self.cfg, self.metrics = app, cfg, metrics
+
+    def _refusal(self, scope) -> JSONResponse | None:
+        if scope["method"] != "POST":
+            return None
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is None:
+            return _error(411, "length_required", "send a Content-Length header", self.metrics)
+        if not length.isdigit() or int(length) > self.cfg.max_body_bytes:
+            return _error(413, "body_too_large", f"the body may hold at most {self.cfg.max_body_bytes} bytes",
+                          self.metrics)
+        return None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start, status = time.perf_counter(), [500]
+
+        async def send_status(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        refusal = self._refusal(scope)
+        await (refusal or self.app)(scope, receive, send_status)
+        seconds = time.perf_counter() - start
+        if scope["path"] == "/v1/predict":
+            self.metrics.latency.labels(str(status[0])).observe(seconds)
+        client = scope.get("client")
+        access_log.info(json.dumps({"method": scope["method"], "path": scope["path"], "status": status[0],
+                                    "ms": round(1000 * seconds, 2), "client": client[0] if client else None}))
+
+
 def build_app(cfg: ServeConfig) -> FastAPI:
     """The application; workers start with it (lifespan) and stop when it shuts down."""
     manifest = Manifest.read(cfg.model)
@@ -105,27 +146,7 @@ def build_app(cfg: ServeConfig) -> FastAPI:
                               f"{', '.join(manifest.label_names)}).")
     app.state.leanformer = state  # the slots and the batcher, for operators and tests
 
-    @app.middleware("http")
-    async def limits_and_access_log(request: Request, call_next):
-        start = time.perf_counter()
-        if request.method == "POST":
-            length = request.headers.get("content-length")
-            if length is None:
-                response = _error(411, "length_required", "send a Content-Length header", metrics)
-            elif not length.isdigit() or int(length) > cfg.max_body_bytes:
-                response = _error(413, "body_too_large", f"the body may hold at most {cfg.max_body_bytes} bytes",
-                                  metrics)
-            else:
-                response = await call_next(request)
-        else:
-            response = await call_next(request)
-        seconds = time.perf_counter() - start
-        if request.url.path == "/v1/predict":
-            metrics.latency.labels(str(response.status_code)).observe(seconds)
-        access_log.info(json.dumps({"method": request.method, "path": request.url.path,
-                                    "status": response.status_code, "ms": round(1000 * seconds, 2),
-                                    "client": request.client.host if request.client else None}))
-        return response
+    app.add_middleware(LimitsAndAccessLog, cfg=cfg, metrics=metrics)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -151,7 +172,8 @@ def build_app(cfg: ServeConfig) -> FastAPI:
             return _error(500, "worker_died", str(e), metrics)
         except LeanformerError as e:
             return _error(500, "inference_failed", str(e), metrics)
-        return as_predictions(logits, manifest, model_id)
+        # returned as a response: the body is built here already, FastAPI need not validate it against the model
+        return JSONResponse(as_predictions(logits, manifest, model_id))
 
     @app.get("/health")
     async def health():
