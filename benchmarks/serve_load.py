@@ -67,20 +67,26 @@ def start_server(model: str, port: int, *extra: str) -> subprocess.Popen:
     raise RuntimeError("the server did not become ready")
 
 
-def load(port: int, inputs: list, clients: int, requests: int) -> dict:
-    """``requests`` single-input requests from ``clients`` concurrent keep-alive clients."""
+def load(port: int, inputs: list, clients: int, requests: int, rate: float | None = None) -> dict:
+    """``requests`` single-input requests from ``clients`` concurrent keep-alive clients: each sends its next as
+    soon as the last is answered, or, given ``rate`` (queries/s in all), on a fixed schedule (open loop; a late
+    answer delays only its own client's next send)."""
     per_client = [inputs[i::clients] for i in range(clients)]
     per_client = [(q * (requests // max(1, len(inputs)) + 1))[: requests // clients] for q in per_client]
+    begin = time.perf_counter() + 0.1
 
-    def run(queries):
+    def run(i_queries):
+        i, queries = i_queries
         client, results = Client(port), []
-        for q in queries:
+        for k, q in enumerate(queries):
+            if rate:
+                time.sleep(max(0.0, begin + (k * clients + i) / rate - time.perf_counter()))
             results.append(client.predict([q]))
         return results
 
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        results = [r for rs in pool.map(run, per_client) for r in rs]
+        results = [r for rs in pool.map(run, enumerate(per_client)) for r in rs]
     seconds = time.perf_counter() - start
     latencies = sorted(t for status, t in results if status == 200)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
@@ -119,7 +125,8 @@ def main() -> None:
     try:
         levels = [load(port, inputs, int(c), args.requests) for c in args.clients.split(",")]
         saturation = max(levels, key=lambda r: r["queries_per_second"])
-        half = load(port, inputs, max(1, saturation["clients"] // 4), args.requests // 2)
+        half_rate = saturation["queries_per_second"] / 2
+        half = {"rate": half_rate, **load(port, inputs, 16, args.requests // 2, rate=half_rate)}
     finally:
         proc.send_signal(signal.SIGTERM)
         drained = proc.wait(timeout=120)

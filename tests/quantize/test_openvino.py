@@ -40,3 +40,10 @@ def test_without_openvino_the_backend_names_the_extra(trained_toy, tmp_path, wit
         quantize_model(QuantizeConfig(model=str(trained_toy["onnx"]), output_dir=str(tmp_path / "ov"),
                                       backend="openvino"))
     assert not (tmp_path / "ov").exists()
+
+
+def test_openvino_backend_refuses_onnxruntime_only_options(trained_toy, tmp_path):
+    with pytest.raises(LeanformerError, match=r"--exclude-layers, --embeddings: ONNX Runtime options"):
+        quantize_model(QuantizeConfig(model=trained_toy["onnx"], output_dir=str(tmp_path / "ov"), backend="openvino",
+                                      exclude_layers=[0], embeddings=True))
+    assert not (tmp_path / "ov").exists()

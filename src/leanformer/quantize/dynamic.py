@@ -124,6 +124,13 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
     if cfg.backend == "auto":
         return choose_backend(cfg)
     if cfg.backend == "openvino":
+        onnxruntime_only = [flag for flag, given in (("--variant", cfg.variant != "auto"),
+                                                     ("--exclude-nodes", cfg.exclude_nodes),
+                                                     ("--exclude-layers", cfg.exclude_layers),
+                                                     ("--embeddings", cfg.embeddings)) if given]
+        if onnxruntime_only:
+            raise LeanformerError(f"{', '.join(onnxruntime_only)}: ONNX Runtime options; --backend openvino "
+                                  "quantizes every layer with NNCF (drop them, or use --backend onnxruntime)")
         return to_openvino(OpenVinoConfig(model=cfg.model, output_dir=cfg.output_dir, max_length=cfg.max_length,
                                           data_dir=cfg.data_dir, overwrite=cfg.overwrite))
     check_output(cfg.output_dir, [cfg.model, cfg.data_dir], cfg.overwrite)
