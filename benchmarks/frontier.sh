@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 RUNS=${RUNS:-${LEANFORMER_CACHE:-$HOME/.cache/leanformer}/runs}
-STEPS=${STEPS:-l6 l6-h384 l4-h384 bench plot}
+STEPS=${STEPS:-l6 l6-h384-a6-f1536 l4 bench plot}
 TEACHER=$RUNS/vitaminc-mpnet-teacher
 F=$RUNS/frontier
 COMMON=(--batch-size 32 --seed 42 --resume --hidden-weight 1 --attention-weight 1 --epochs 1)
@@ -19,13 +19,15 @@ source benchmarks/steps.sh
 # depth: the 6 layers whose removal raises the training loss most (768 wide, as the 76.92 DistilBERT-style cut)
 step l6 "$F/l6/leanformer.json" $BIN/leanformer prune -m "$TEACHER" --layers 6 --importance-examples 1000 --lr 5e-5 \
     -o "$F/l6" "${COMMON[@]}"
-# width: 768 -> 576 -> 384 channels in two distilled steps (each step's model kept as l6-h384-step1)
-step l6-h384 "$F/l6-h384/leanformer.json" $BIN/leanformer prune -m "$F/l6" --teacher "$TEACHER" --hidden 384 \
-    --steps 2 --lr 1e-4 -o "$F/l6-h384" "${COMMON[@]}"
+# width: 768 -> 576 -> 384 channels, 12 -> 9 -> 6 heads, 3072 -> 2304 -> 1536 FFN neurons in two distilled steps
+# (the first step's model kept as l6-h384-a6-f1536-step1)
+S=l6-h384-a6-f1536
+step $S "$F/$S/leanformer.json" $BIN/leanformer prune -m "$F/l6" --teacher "$TEACHER" --hidden 384 --heads 6 \
+    --ffn 1536 --steps 2 --lr 1e-4 -o "$F/$S" "${COMMON[@]}"
 # depth again: 4 of those 6 layers
-step l4-h384 "$F/l4-h384/leanformer.json" $BIN/leanformer prune -m "$F/l6-h384" --teacher "$TEACHER" --layers 4 \
-    --lr 1e-4 -o "$F/l4-h384" "${COMMON[@]}"
+step l4 "$F/l4-h384-a6-f1536/leanformer.json" $BIN/leanformer prune -m "$F/$S" --teacher "$TEACHER" --layers 4 \
+    --lr 1e-4 -o "$F/l4-h384-a6-f1536" "${COMMON[@]}"
 step bench "$F/bench/report.md" $BIN/leanformer bench --teacher "$TEACHER" --student "$F/l6" \
-    --pruned "$F/l6-h384-step1,$F/l6-h384,$F/l4-h384" --output "$F/bench" --timing-examples 200 --overwrite
+    --pruned "$F/$S-step1,$F/$S,$F/l4-h384-a6-f1536" --output "$F/bench" --timing-examples 200 --overwrite
 step plot "$F/frontier.png" $BIN/python benchmarks/frontier_plot.py "$F/bench/report.json" "$F/frontier.png" \
-    --earlier "$RUNS/vitaminc-bench/report.json"
+    --earlier benchmarks/frontier_earlier.csv

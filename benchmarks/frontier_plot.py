@@ -2,12 +2,16 @@
 for every row of one or more `leanformer bench` reports (each report's speed-ups against its own teacher row).
 
     .venv/bin/python benchmarks/frontier_plot.py RUNS/frontier/bench/report.json RUNS/frontier/frontier.png \\
-        --earlier RUNS/vitaminc-bench/report.json
+        --earlier benchmarks/frontier_earlier.csv
+
+``--earlier`` takes more bench reports, or CSV files of points measured before (label, speedup, accuracy):
+the earlier MiniLM students, whose bench ran on another machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
@@ -20,6 +24,13 @@ def points(report: dict) -> list[tuple[str, float, float]]:
     return [(r["row"], teacher["seconds"] / r["seconds"], 100 * r["metric"]) for r in rows if r["kind"] != "baseline"]
 
 
+def read_points(path: Path) -> list[tuple[str, float, float]]:
+    if path.suffix == ".csv":
+        with path.open(newline="") as f:
+            return [(r["label"], float(r["speedup"]), float(r["accuracy"])) for r in csv.DictReader(f)]
+    return points(json.loads(path.read_text()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("report", help="report.json of the frontier bench")
@@ -28,8 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     fig, ax = figure(8, 5)
     for path, marker in [(args.report, "o"), *((p, "s") for p in args.earlier if Path(p).exists())]:
-        report = json.loads(Path(path).read_text())
-        pts = points(report)
+        pts = read_points(Path(path))
         ax.plot([p[1] for p in pts], [p[2] for p in pts], marker, label=Path(path).parent.name)
         for label, x, y in pts:
             ax.annotate(label.replace("+ ", "")[:40], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=6)
