@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import sys
 from typing import Annotated
 
@@ -200,10 +199,6 @@ def recipe(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2 (usage errors too, via click)."""
-    # transformers imports torchao when installed: torch then warns about every Enum torchao registers, and torchao
-    # about its GPU kernels not loading on a CPU machine; nothing for users to act on
-    for noisy in ("torch.utils._pytree", "torchao"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         app(argv, prog_name="leanformer")
     except LeanformerError as e:
