@@ -1,8 +1,8 @@
 """Scale-out on Ray (``predict --engine ray``): Ray Data over an actor pool of Predictors.
 
 Ray is an optional extra (``pip install leanformer[ray]``); local Ray by default, a cluster with an
-address. Each actor loads the model once and scores whole batches; rows carry their position, so
-the logits come back in input order however the batches were spread.
+address. Each actor loads the model once and scores whole batches, formed as the local runtime forms
+them; batches carry their positions, so the logits come back in input order however they were spread.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from leanformer.data.features import sorted_batches, text_lengths
 from leanformer.errors import LeanformerError
 from leanformer.runtime.predictor import Predictor, PredictorConfig
 
@@ -40,27 +41,31 @@ def connect(address: str | None = None, num_cpus: int | None = None):
 
 
 class _Scorer:
-    """One Ray actor: a Predictor that scores whole batches of rows."""
+    """One Ray actor: a Predictor that scores one batch per row."""
 
     def __init__(self, config: PredictorConfig):
         self.predictor = Predictor(config)
 
-    def __call__(self, batch: dict) -> dict:
-        return {"position": batch["position"], "logits": self.predictor.logits(list(batch["example"]))}
+    def __call__(self, row: dict) -> dict:
+        features = self.predictor.inputs.features(list(row["examples"]))
+        return {"position": row["position"], "logits": self.predictor.run_batch(features)}
 
 
 def ray_logits(config: PredictorConfig, examples: list, actors: int, batch_size: int, address: str | None = None,
                progress=None) -> np.ndarray:
     """Logits of every example, in input order, computed by ``actors`` Ray actors."""
     ray = connect(address)
-    dataset = ray.data.from_items([{"position": i, "example": ex} for i, ex in enumerate(examples)])
-    scored = dataset.map_batches(_Scorer, fn_constructor_args=(config,), batch_size=batch_size, concurrency=actors,
-                                 num_cpus=config.threads or 1, batch_format="numpy")
+    # one row per batch, formed as the local runtime forms them (by text length): Ray Data would otherwise cut
+    # batches at its block boundaries, and int8 models, whose activation scales depend on the batch, would answer
+    # differently from the local runtime
+    batches = sorted_batches(text_lengths(examples), batch_size, config.sort_by_length)
+    dataset = ray.data.from_items([{"position": idx, "examples": [examples[i] for i in idx]} for idx in batches])
+    scored = dataset.map(_Scorer, fn_constructor_args=(config,), concurrency=actors, num_cpus=config.threads or 1)
     logits: np.ndarray | None = None
-    for batch in scored.iter_batches(batch_size=batch_size, batch_format="numpy"):
+    for row in scored.iter_rows():
         if logits is None:
-            logits = np.empty((len(examples), *batch["logits"].shape[1:]), dtype=batch["logits"].dtype)
-        logits[batch["position"]] = batch["logits"]
+            logits = np.empty((len(examples), *row["logits"].shape[1:]), dtype=row["logits"].dtype)
+        logits[row["position"]] = row["logits"]
         if progress is not None:
-            progress(len(batch["position"]))
+            progress(len(row["position"]))
     return logits
