@@ -18,7 +18,7 @@ from leanformer.errors import LeanformerError
 from leanformer.models import Manifest
 from leanformer.pipeline import PIPELINE
 from leanformer.prune import PruneConfig, prune
-from leanformer.prune.targets import parse_target_pairs
+from leanformer.prune.targets import parse_levels
 from leanformer.tasks import TaskConfig
 from leanformer.training import TrainConfig, train
 from leanformer.utils.config import int_list, option
@@ -33,11 +33,14 @@ class RecipeConfig:
     output_dir: str = option("runs/recipe", "Folder for every step's model and the report.", flags=("--output", "-o"))
     task: TaskConfig = field(default_factory=TaskConfig)
     teacher_model: str = option("all-mpnet-base-v2", "Teacher checkpoint to fine-tune (default: the preset's).")
-    #: None: the student is cut from the fine-tuned teacher (``student_layers``)
-    student_model: str | None = option("all-MiniLM-L6-v2", "Pretrained student checkpoint to distil into (default: "
-                                                           "the preset's; demo cuts its student from the teacher).")
+    #: None: the student is cut from the fine-tuned teacher (``student_depth`` or ``student_layers``)
+    student_model: str | None = option(None, "Pretrained student checkpoint to distil into instead of cutting the "
+                                             "student from the teacher (default: the preset's).")
     student_layers: list[int] | None = option(None, "Keep only these student layers, 0-based, e.g. 0,2,4 "
                                                     "(default: the preset's).", parse=int_list)
+    student_depth: int | None = option(6, "Cut the student from the fine-tuned teacher: keep the layers whose removal "
+                                          "raises the training loss most, distilled from the teacher's logits, hidden "
+                                          "states and attention maps (default: the preset's).")
     teacher: str | None = option(None, "Reuse this fine-tuned teacher instead of training one.")
     train_limit: int | None = option(None, "Fine-tune the teacher on a random subset of this many training "
                                            "examples (default: the preset's).")
@@ -48,12 +51,13 @@ class RecipeConfig:
     eval_limit: int | None = option(None, "Score dev (best epoch) and test after each training step on the first "
                                           "N examples only (default: the preset's).")
     teacher_epochs: int = option(2, "Teacher fine-tuning epochs (default: the preset's).")
-    student_epochs: int = option(3, "Student distillation epochs (default: the preset's).")
+    student_epochs: int = option(1, "Student distillation epochs (default: the preset's).")
     redistill_epochs: int = 1
-    #: (heads, ffn) kept per layer for each pruning level, mildest first
-    prune_levels: list[tuple[float, float]] = option(
-        help="Pruning levels as HEADS:FFN pairs, mildest first (default: the preset's).",
-        factory=lambda: [(0.5, 0.5), (0.5, 0.25)], parse=parse_target_pairs)
+    #: (heads, ffn[, hidden]) kept per layer for each pruning level, mildest first
+    prune_levels: list[tuple[float, ...]] = option(
+        help="Pruning levels as HEADS:FFN or HEADS:FFN:HIDDEN, mildest first (default: the preset's).",
+        factory=lambda: [(6, 1536, 384)], parse=parse_levels)
+    prune_steps: int = option(2, "Distilled steps to reach each pruning level (default: the preset's).")
     approximate: str | None = option(None, "Also approximate the student (AxFormer): faster, smaller or accurate "
                                            "(default: the preset's, none).")
     approximate_budget: float = 0.005
@@ -64,25 +68,44 @@ class RecipeConfig:
     repeats: int = 3
     seed: int = 42
 
+    def __post_init__(self):
+        if self.student_model is None and self.student_layers is None and self.student_depth is None:
+            raise LeanformerError("no student: give --student-model, --student-layers or --student-depth")
+
+    @property
+    def student_source(self) -> str:
+        """Where the student comes from, first given first: a pretrained model, chosen layers, or a depth."""
+        return "model" if self.student_model else "layers" if self.student_layers else "depth"
+
     @classmethod
     def preset(cls, name: str, **overrides) -> "RecipeConfig":
+        """The preset's settings with ``overrides``; naming any student source replaces the preset's."""
         if name not in PRESETS:
             raise LeanformerError(f"unknown preset '{name}'; expected one of {', '.join(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        settings = dict(PRESETS[name])
+        if any(overrides.get(k) is not None for k in STUDENT_SOURCES):
+            settings.update(dict.fromkeys(STUDENT_SOURCES))
+        return cls(**{**settings, **overrides})
+
+
+STUDENT_SOURCES = ("student_model", "student_layers", "student_depth")
 
 
 PRESET_HELP = ("demo is a short budget (about 20 minutes on 2 cores: a MiniLM teacher and a 3-layer student cut "
-               "from it); full trains the MPNet-base teacher and a MiniLM student (hours).")
+               "from it); full trains the MPNet-base teacher, cuts a 6-layer student from it by measured layer "
+               "importance and narrows that in two distilled steps (hours).")
 PRESETS = {
     # The budget of `make demo` (under 25 minutes on 2 cores): every step, with models that learn. VitaminC needs
     # tens of thousands of examples before a cross-encoder beats the majority class (measured here: MPNet-base on
     # 4,000 examples stays at it; MiniLM on 20,000 reaches 54% dev), and MPNet-base trains at about 9 examples/s,
     # so the demo fine-tunes the 6-layer MiniLM (about 50/s) on the whole training split as its teacher and cuts a
-    # 3-layer student from the teacher's layers, as DistilBERT does. `full` keeps the MPNet-base teacher and the
-    # MiniLM student. Measurements: docs/benchmarks.md.
-    "demo": {"teacher_model": "all-MiniLM-L6-v2", "student_model": None, "student_layers": [0, 2, 4],
+    # 3-layer student from the teacher's layers, as DistilBERT does. `full` is the frontier's method: the
+    # MPNet-base teacher, a student cut from it by measured layer importance, then narrowed (hidden width, heads,
+    # FFN) in distilled steps, every step distilled from the teacher. Measurements: docs/benchmarks.md.
+    "demo": {"teacher_model": "all-MiniLM-L6-v2", "student_layers": [0, 2, 4], "student_depth": None,
              "distill_limit": 15000, "eval_limit": 1000, "teacher_epochs": 1, "student_epochs": 1,
-             "prune_levels": [(0.5, 0.5)], "timing_examples": 100, "accuracy_limit": 1000, "repeats": 2},
+             "prune_levels": [(0.5, 0.5)], "prune_steps": 1, "timing_examples": 100, "accuracy_limit": 1000,
+             "repeats": 2},
     "full": {},
 }
 
@@ -91,20 +114,31 @@ def _producers(cfg: RecipeConfig, models: dict, out: Path):
     """Each pipeline stage's models: (title, output folder, how to make it; None when given)."""
     common = {"eval_limit": cfg.eval_limit, "seed": cfg.seed, "resume": True}
     limit = cfg.distill_limit or cfg.train_limit
+    # a student cut from the teacher shares its tokenizer and its channels: it learns its hidden states too
+    from_teacher = {"hidden_weight": 1.0, "attention_weight": 1.0} if cfg.student_source == "depth" else {}
     return {
         "teacher": lambda: [("fine-tune the teacher", cfg.teacher, None)] if cfg.teacher else [
             ("fine-tune the teacher", out / "teacher", lambda o: train(TrainConfig(
                 model=cfg.teacher_model, task=cfg.task, output_dir=o, epochs=cfg.teacher_epochs,
                 train_limit=cfg.train_limit, learning_rate=cfg.teacher_learning_rate, **common)))],
-        "student": lambda: [("distil the student", out / "student", lambda o: distill(DistillConfig(
-            teacher=models["teacher"][0], student=cfg.student_model, student_layers=cfg.student_layers, output_dir=o,
-            epochs=cfg.student_epochs, train_limit=limit, **common)))],
-        # re-distilled from the unpruned student, as in the paper
-        "pruned": lambda: [(f"prune to {h} heads / {f} FFN and re-distil", out / f"pruned-h{h}-f{f}",
-                            lambda o, h=h, f=f: prune(PruneConfig(model=models["student"][0], output_dir=o, heads=h,
-                                                                  ffn=f, epochs=cfg.redistill_epochs,
-                                                                  train_limit=limit, **common)))
-                           for h, f in cfg.prune_levels],
+        "student": lambda: [("cut the student from the teacher", out / "student", lambda o: prune(PruneConfig(
+            model=models["teacher"][0], output_dir=o, layers=cfg.student_depth, epochs=cfg.student_epochs,
+            train_limit=limit, **from_teacher, **common)))] if cfg.student_source == "depth" else [
+            ("distil the student", out / "student", lambda o: distill(DistillConfig(
+                teacher=models["teacher"][0], student=cfg.student_model, student_layers=cfg.student_layers,
+                output_dir=o, epochs=cfg.student_epochs, train_limit=limit, **common)))],
+        # re-distilled from the unpruned student, as in the paper; from the teacher, with its hidden states and
+        # attention maps, when the student was cut from it
+        "pruned": lambda: [(f"prune to {'/'.join(map(str, level))} (heads/FFN/hidden) and re-distil",
+                            out / ("pruned-" + "-".join(f"{k}{v}" for k, v in zip("hfd", level))),
+                            lambda o, level=level: prune(PruneConfig(
+                                model=models["student"][0], output_dir=o, heads=level[0], ffn=level[1],
+                                hidden=level[2] if len(level) > 2 else None, steps=cfg.prune_steps,
+                                epochs=cfg.redistill_epochs, train_limit=limit,
+                                **(dict(from_teacher, teacher=models["teacher"][0], learning_rate=1e-4)
+                                   if from_teacher else {}),  # the frontier's width steps ran at 1e-4
+                                **common)))
+                           for level in cfg.prune_levels],
         "approximated": lambda: [(f"approximate the student ({cfg.approximate})", out / f"approx-{cfg.approximate}",
                                   lambda o: approximate(ApproximateConfig(
                                       model=models["student"][0], output_dir=o, goal=cfg.approximate,

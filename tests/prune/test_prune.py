@@ -182,11 +182,14 @@ def test_sweep_writes_table_and_plot_and_resumes(trained, tmp_path, monkeypatch)
     assert calls == []
 
 
-def test_sweep_target_pairs_parse():
-    from leanformer.prune.targets import parse_target_pairs
+def test_sweep_target_pairs_and_recipe_levels_parse():
+    from leanformer.prune.targets import parse_levels, parse_target_pairs
     assert parse_target_pairs("1.0:0.5,6:768") == [(1.0, 0.5), (6, 768)]
     with pytest.raises(LeanformerError, match="HEADS:FFN pairs"):
         parse_target_pairs("6")
+    with pytest.raises(LeanformerError, match="HEADS:FFN pairs"):
+        parse_target_pairs("6:1536:384")
+    assert parse_levels("0.5:0.5,6:1536:384") == [(0.5, 0.5), (6, 1536, 384)]
 
 
 def test_width_and_depth_in_two_distilled_steps_resume_and_reload(trained, tmp_path, monkeypatch):

@@ -21,12 +21,21 @@ def parse_target(text: str | None) -> int | float | None:
         raise LeanformerError(f"pruning target '{text}' is neither a count nor a ratio") from None
 
 
+def _parse_targets(text: str, sizes: tuple[int, ...], form: str) -> list[tuple]:
+    targets = [tuple(parse_target(x) for x in item.split(":")) for item in text.split(",") if item.strip()]
+    if not targets or any(len(t) not in sizes for t in targets):
+        raise LeanformerError(f"targets must be {form} separated by commas, got '{text}'")
+    return targets
+
+
 def parse_target_pairs(text: str) -> list[tuple[int | float, int | float]]:
     """CLI form of sweep targets: 'HEADS:FFN' pairs separated by commas, e.g. '1.0:0.5,6:768'."""
-    pairs = [tuple(parse_target(x) for x in pair.split(":")) for pair in text.split(",") if pair.strip()]
-    if not pairs or any(len(p) != 2 for p in pairs):
-        raise LeanformerError(f"sweep targets must be HEADS:FFN pairs separated by commas, got '{text}'")
-    return pairs
+    return _parse_targets(text, (2,), "HEADS:FFN pairs")
+
+
+def parse_levels(text: str) -> list[tuple[int | float, ...]]:
+    """CLI form of the recipe's pruning levels: 'HEADS:FFN' or 'HEADS:FFN:HIDDEN', e.g. '0.5:0.5,6:1536:384'."""
+    return _parse_targets(text, (2, 3), "HEADS:FFN or HEADS:FFN:HIDDEN levels")
 
 
 def resolve_target(value: int | float | None, total: int, what: str) -> int | None:
