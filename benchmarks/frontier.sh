@@ -19,15 +19,17 @@ source benchmarks/steps.sh
 # depth: the 6 layers whose removal raises the training loss most (768 wide, as the 76.92 DistilBERT-style cut)
 step l6 "$F/l6/leanformer.json" $BIN/leanformer prune -m "$TEACHER" --layers 6 --importance-examples 1000 --lr 5e-5 \
     -o "$F/l6" "${COMMON[@]}"
-# width: 768 -> 576 -> 384 channels, 12 -> 9 -> 6 heads, 3072 -> 2304 -> 1536 FFN neurons in two distilled steps
-# (the first step's model kept as l6-h384-a6-f1536-step1)
+# width: 768 -> 384 channels, 12 -> 6 heads, 3072 -> 1536 FFN neurons in one distilled step on 20,000 training
+# examples (STEPS_WIDTH=2 and LIMIT= for the iterative, whole-split variant: 768 -> 576 -> 384, twice the time)
 S=l6-h384-a6-f1536
+LIMIT=${LIMIT-20000}
+SUBSET=(${LIMIT:+--train-limit "$LIMIT"})
 step $S "$F/$S/leanformer.json" $BIN/leanformer prune -m "$F/l6" --teacher "$TEACHER" --hidden 384 --heads 6 \
-    --ffn 1536 --steps 2 --lr 1e-4 -o "$F/$S" "${COMMON[@]}"
+    --ffn 1536 --steps "${STEPS_WIDTH:-1}" --lr 1e-4 -o "$F/$S" "${SUBSET[@]}" "${COMMON[@]}"
 # depth again: 4 of those 6 layers
 step l4 "$F/l4-h384-a6-f1536/leanformer.json" $BIN/leanformer prune -m "$F/$S" --teacher "$TEACHER" --layers 4 \
-    --lr 1e-4 -o "$F/l4-h384-a6-f1536" "${COMMON[@]}"
+    --lr 1e-4 -o "$F/l4-h384-a6-f1536" "${SUBSET[@]}" "${COMMON[@]}"
 step bench "$F/bench/report.md" $BIN/leanformer bench --teacher "$TEACHER" --student "$F/l6" \
-    --pruned "$F/$S-step1,$F/$S,$F/l4-h384-a6-f1536" --output "$F/bench" --timing-examples 200 --overwrite
+    --pruned "$F/$S,$F/l4-h384-a6-f1536" --output "$F/bench" --timing-examples 200 --overwrite
 step plot "$F/frontier.png" $BIN/python benchmarks/frontier_plot.py "$F/bench/report.json" "$F/frontier.png" \
     --earlier benchmarks/frontier_earlier.csv
