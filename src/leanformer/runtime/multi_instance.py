@@ -4,9 +4,9 @@ Several small sessions side by side use a CPU better than one session with many 
 single queries are short (FastFormers: 1.76x). Workers are pinned to distinct physical cores
 (never two threads on SMT siblings), fed from one queue, and results come back in input order.
 Workers tokenise what they are given raw (texts are batched by character length), so tokenising
-runs in parallel and off the caller's process (a server's event loop). A worker that dies is reported as an error, never waited on forever: the other workers are stopped
-and the queues abandoned, so the process can exit at once; workers exit on their own if their parent
-dies.
+runs in parallel and off the caller's process (a server's event loop). A worker that dies is reported
+as an error, never waited on forever: the other workers are stopped and the queues abandoned, so the
+process can exit at once; workers exit on their own if their parent dies.
 """
 
 from __future__ import annotations
