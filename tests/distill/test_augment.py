@@ -55,8 +55,11 @@ def test_distill_with_augmented_transfer_data(tmp_path, monkeypatch):
     keys = {example_key(e) for e in train + perturbed_copies(train, 2, seed=42)}
     assert step["teacher_logits_computed"] == len(keys) > len({example_key(e) for e in train})
     assert result["metrics"]["dev"]["accuracy"] >= 0.9
-    with pytest.raises(LeanformerError, match="soft targets only"):
-        distill(DistillConfig(teacher=str(teacher), output_dir=str(tmp_path / "x"), augment=1, hidden_weight=1.0,
-                              **opts))
+    # with intermediate losses the teacher runs on every batch, the perturbed copies included
+    internals = distill(DistillConfig(teacher=str(teacher), output_dir=str(tmp_path / "h"), augment=1,
+                                      hidden_weight=1.0, attention_weight=1.0, **opts))
+    step = json.loads((tmp_path / "h" / "leanformer.json").read_text())["lineage"][-1]
+    assert step["augmented_examples"] == 160 and step["loss"]["hidden_weight"] == 1.0
+    assert internals["metrics"]["dev"]["accuracy"] >= 0.9
     with pytest.raises(LeanformerError, match="augment must be"):
         distill(DistillConfig(teacher=str(teacher), output_dir=str(tmp_path / "x"), augment=-1, **opts))

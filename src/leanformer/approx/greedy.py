@@ -143,7 +143,8 @@ def approximate(cfg: ApproximateConfig) -> dict:
     if cfg.redistill_epochs:
         options = TrainOptions(epochs=cfg.redistill_epochs, learning_rate=cfg.learning_rate, max_length=cfg.max_length,
                                seed=cfg.seed, bf16=cfg.bf16, train_limit=cfg.train_limit, eval_limit=cfg.eval_limit,
-                               threads=cfg.threads, overwrite=cfg.overwrite, show_progress=cfg.show_progress)
+                               threads=cfg.threads, device=cfg.device, overwrite=cfg.overwrite,
+                               show_progress=cfg.show_progress)
         result = redistill(smaller, tokenizer, approximated, cfg.output_dir, cfg.model, options, data_dir=cfg.data_dir)
     else:
         opts = TrainOptions(max_length=cfg.max_length, eval_limit=cfg.eval_limit, show_progress=cfg.show_progress)

@@ -26,6 +26,7 @@ from leanformer.tasks import Task, task_for
 from leanformer.training.loop import begin
 from leanformer.training.options import TrainOptions
 from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, OVERWRITE_HELP, option, str_list
+from leanformer.utils.device import resolve_device
 from leanformer.utils.paths import atomic_write_text, prepare_output_dir
 from leanformer.utils.plots import figure, save
 from leanformer.utils.progress import ProgressBar, info
@@ -41,9 +42,11 @@ class AnalyzeConfig:
                               factory=lambda: list(KINDS), parse=str_list)
     batch_size: int = option(64, "Batch size of the measuring passes.")
     max_length: int | None = option(None, MAX_LENGTH_HELP)
-    bf16: bool | None = option(None, "Numerics of the measuring passes (default: bf16 where the CPU supports it).",
-                               flags=("--bf16/--fp32",))
-    threads: int | None = option(None, "Intra-op threads (default: physical cores).")
+    bf16: bool | None = option(None, "Numerics of the measuring passes (default: bf16 where the device supports "
+                                     "it).", flags=("--bf16/--fp32",))
+    device: str = option("auto", "Where the measuring passes run: cpu, cuda, cuda:N, or auto (the GPU where there "
+                                 "is one).")
+    threads: int | None = option(None, "Intra-op CPU threads (default: physical cores).")
     seed: int = option(42, "Seed of the training sample.")
     data_dir: str | None = option(None, DATA_DIR_HELP)
     overwrite: bool = option(False, OVERWRITE_HELP, flags=("--overwrite",))
@@ -75,8 +78,9 @@ def start(cfg: AnalyzeConfig):
         raise LeanformerError(f"unknown component kinds {sorted(unknown)}; expected some of {', '.join(KINDS)}")
     if cfg.group_size < 1 or cfg.examples < 1:
         raise LeanformerError("group size and examples must be at least 1")
-    bf16 = begin(TrainOptions(threads=cfg.threads, seed=cfg.seed, bf16=cfg.bf16))
+    bf16 = begin(TrainOptions(threads=cfg.threads, seed=cfg.seed, bf16=cfg.bf16, device=cfg.device))
     model, tokenizer, manifest = load_model(cfg.model)
+    model.to(resolve_device(cfg.device))
     cfg = dataclasses.replace(cfg, max_length=manifest.input_length(cfg.max_length))
     task = task_for(manifest.task, cfg.data_dir)
     found = [c for c in components(model, cfg.group_size) if c.kind in cfg.kinds]

@@ -19,6 +19,7 @@ from leanformer.tasks import task_for
 from leanformer.training.loop import Run, begin, fit
 from leanformer.training.options import TrainOptions
 from leanformer.utils.config import int_list, option
+from leanformer.utils.device import resolve_device
 from leanformer.utils.paths import check_output
 
 
@@ -39,7 +40,7 @@ class DistillConfig(TrainOptions):
     layer_map: list[int] | None = option(None, "Teacher layer (1-based) for each student layer, e.g. 4,8,12; "
                                                "default evenly spaced.", parse=int_list)
     augment: int = option(0, "Add this many word-perturbed copies of each training example, labelled by the "
-                             "teacher (soft targets only).")
+                             "teacher.")
     data_dir: str | None = option(None, "Read the task's data from here instead of where the teacher's manifest "
                                         "says.")
     learning_rate: float = 1e-4
@@ -95,9 +96,6 @@ def _check(cfg: DistillConfig) -> None:
         raise LeanformerError("temperature must be positive, alpha in [0, 1], and loss weights non-negative")
     if cfg.augment < 0:
         raise LeanformerError(f"augment must be a number of copies >= 0, got {cfg.augment}")
-    if cfg.augment and (cfg.hidden_weight > 0 or cfg.attention_weight > 0):
-        raise LeanformerError("augmented examples are labelled from cached teacher logits; "
-                              "use them with soft targets only (no hidden-state or attention loss)")
 
 
 def distill(cfg: DistillConfig) -> dict:
@@ -105,22 +103,31 @@ def distill(cfg: DistillConfig) -> dict:
     _check(cfg)
     bf16 = begin(cfg)
     check_output(cfg.output_dir, [cfg.teacher, cfg.student, cfg.data_dir], cfg.overwrite)
+    device = resolve_device(cfg.device)
     teacher, t_tok, t_manifest = load_model(cfg.teacher)
+    teacher.to(device)
     cfg = replace(cfg, max_length=t_manifest.input_length(cfg.max_length))  # the student reads what the teacher read
     task = task_for(t_manifest.task, cfg.data_dir)
     train_examples = task.read_for_training(cfg.train_limit, cfg.seed)
     student, s_tok, base_manifest = build_student(task, cfg.teacher, cfg.student, cfg.student_layers, cfg.relu)
+    student.to(device)
     manifest = base_manifest or fresh_manifest(task)
 
+    # the teacher's argmax labels the perturbed copies (for the hard-label loss); its logits are cached
+    cache = TeacherLogits(teacher, t_tok, cfg.teacher, cfg.max_length, task.multiple_choice, bf16,
+                          cfg.eval_batch_size, cfg.show_progress)
+    extra = perturbed_copies(train_examples, cfg.augment, cfg.seed)
+    if extra:
+        train_examples = train_examples + teacher_labelled(extra, cache.get(extra))
     internals = cfg.hidden_weight > 0 or cfg.attention_weight > 0
-    layer_map, projection, channels, teacher_logits, computed, extra = [], None, None, None, 0, []
-    if internals:
+    layer_map, projection, channels, teacher_logits = [], None, None, None
+    if internals:  # the teacher runs on every batch, so its soft targets come from there too
         if t_tok.get_vocab() != s_tok.get_vocab():
             raise LeanformerError("hidden-state and attention losses need the student to use the teacher's tokenizer; "
                                   "use soft targets only (the default) for a student of another family")
         n_s, n_t = student.config.num_hidden_layers, teacher.config.num_hidden_layers
         cut = _cut_from_teacher(base_manifest, t_manifest, student, teacher)
-        channels = torch.tensor(cut.hidden) if cut and cut.hidden else None
+        channels = torch.tensor(cut.hidden, device=device) if cut and cut.hidden else None
         layer_map = cfg.layer_map or ([i + 1 for i in cut.layers] if cut and cut.layers else
                                       uniform_layer_map(n_s, n_t))
         if len(layer_map) != n_s or any(not 1 <= t <= n_t for t in layer_map):
@@ -132,16 +139,11 @@ def distill(cfg: DistillConfig) -> dict:
             projection = torch.nn.Linear(hidden_width(student), hidden_width(teacher))
         teacher.eval().requires_grad_(False)
     else:
-        cache = TeacherLogits(teacher, t_tok, cfg.teacher, cfg.max_length, task.multiple_choice, bf16,
-                              cfg.eval_batch_size, cfg.show_progress)
-        extra = perturbed_copies(train_examples, cfg.augment, cfg.seed)
-        logits = cache.get(train_examples + extra)
-        train_examples = train_examples + teacher_labelled(extra, logits[len(train_examples):])
-        teacher_logits = torch.from_numpy(logits)
-        computed, teacher = cache.computed, None  # the teacher is no longer needed in memory
+        teacher_logits = torch.from_numpy(cache.get(train_examples)).to(device)
+        teacher = None  # no longer needed in memory
 
     details = {"teacher": str(cfg.teacher), "teacher_metrics": t_manifest.metrics, "student": cfg.student or "teacher",
-               "student_layers": cfg.student_layers, "relu": cfg.relu, "teacher_logits_computed": computed,
+               "student_layers": cfg.student_layers, "relu": cfg.relu, "teacher_logits_computed": cache.computed,
                "augmented_examples": len(extra),
                "loss": {"temperature": cfg.temperature, "alpha": cfg.alpha, "hidden_weight": cfg.hidden_weight,
                         "attention_weight": cfg.attention_weight, "layer_map": layer_map or None},

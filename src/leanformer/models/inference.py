@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from leanformer.data.features import collate, lengths, run_batches, sorted_batches
-from leanformer.utils.cpu import autocast
+from leanformer.utils.device import autocast, device_of, to_device
 from leanformer.utils.progress import ProgressBar
 
 
@@ -16,10 +16,11 @@ def predict_logits(model, features: list[list[dict]], pad_id: int, multiple_choi
                    show_progress: bool = True) -> np.ndarray:
     """Logits for every example, in input order; batches are length-sorted to avoid padding."""
     model.eval()
+    device = device_of(model)
 
     def run(batch: list[list[dict]]) -> np.ndarray:
-        with autocast(bf16):
-            return model(**collate(batch, pad_id, multiple_choice)).logits.float().numpy()
+        with autocast(bf16, device):
+            return model(**to_device(collate(batch, pad_id, multiple_choice), device)).logits.float().cpu().numpy()
 
     with ProgressBar(len(features), description, enabled=show_progress) as bar:
         return run_batches(features, sorted_batches(lengths(features), batch_size), run, bar.advance)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from leanformer.models.anatomy import block_parts, layer_container, residual_parts
 from leanformer.prune.masks import StructureMasks
-from leanformer.utils.cpu import autocast
+from leanformer.utils.device import autocast, device_of, to_device
 from leanformer.utils.progress import ProgressBar
 
 
@@ -32,16 +32,17 @@ def gradient_importance(model: torch.nn.Module, batches: Iterable[tuple[dict, to
     masks = StructureMasks(model, requires_grad=True)
     head_scores = [torch.zeros_like(m) for m in masks.heads]
     neuron_scores = [torch.zeros_like(m) for m in masks.neurons]
+    device = device_of(model)
     with masks, ProgressBar(total, "importance", enabled=show_progress) as bar:
         for inputs, labels in batches:
-            with autocast(bf16):
-                logits = model(**inputs).logits
-            loss = F.cross_entropy(logits.float(), labels)
+            with autocast(bf16, device):
+                logits = model(**to_device(inputs, device)).logits
+            loss = F.cross_entropy(logits.float(), labels.to(device))
             # gradients w.r.t. the masks only, fresh for every batch
             grads = torch.autograd.grad(loss, [*masks.heads, *masks.neurons])
             n = len(masks.heads)
             for acc, g in zip(head_scores + neuron_scores, grads[:n] + grads[n:]):
-                acc += g.detach().abs().float()
+                acc += g.detach().abs().float().cpu()
             bar.advance(len(labels))
     return _normalise(head_scores), _normalise(neuron_scores)
 
@@ -76,6 +77,7 @@ def hidden_importance(model: torch.nn.Module, batches: Iterable[tuple[dict, torc
     |dL/dmask| of one mask shared by every LayerNorm output (first-order: removing the channel everywhere).
     """
     model.eval()
+    device = device_of(model)
     norms = residual_parts(model).norms
     width = norms[0].normalized_shape[0]
     mask = torch.ones(width, requires_grad=method == "gradient")
@@ -85,19 +87,20 @@ def hidden_importance(model: torch.nn.Module, batches: Iterable[tuple[dict, torc
     def on_norm(module, args, output):
         if method == "activation":
             real = state["mask"].unsqueeze(-1).to(output.dtype)
-            scores.add_((output.detach().abs() * real).sum(tuple(range(output.dim() - 1))).float() / real.sum())
+            scores.add_(((output.detach().abs() * real).sum(tuple(range(output.dim() - 1))).float() / real.sum()).cpu())
             return None
-        return output * mask.to(output.dtype)
+        return output * mask.to(output)
 
     hooks = [n.register_forward_hook(on_norm) for n in norms]
     try:
         with ProgressBar(total, "hidden importance", enabled=show_progress) as bar:
             for inputs, labels in batches:
+                inputs = to_device(inputs, device)
                 state["mask"] = inputs["attention_mask"]
-                with autocast(bf16), torch.set_grad_enabled(method == "gradient"):
+                with autocast(bf16, device), torch.set_grad_enabled(method == "gradient"):
                     logits = model(**inputs).logits
                 if method == "gradient":
-                    (grad,) = torch.autograd.grad(F.cross_entropy(logits.float(), labels), [mask])
+                    (grad,) = torch.autograd.grad(F.cross_entropy(logits.float(), labels.to(device)), [mask])
                     scores += grad.abs()
                 bar.advance(len(labels))
     finally:
@@ -112,12 +115,14 @@ def layer_importance(model: torch.nn.Module, batches: list[tuple[dict, torch.Ten
     model.eval()
     container = layer_container(model)
     blocks = container.layer
+    device = device_of(model)
 
     def loss() -> float:
         total = 0.0
-        with torch.no_grad(), autocast(bf16):
+        with torch.no_grad(), autocast(bf16, device):
             for inputs, labels in batches:
-                total += F.cross_entropy(model(**inputs).logits.float(), labels, reduction="sum").item()
+                logits = model(**to_device(inputs, device)).logits.float()
+                total += F.cross_entropy(logits, labels.to(device), reduction="sum").item()
         return total / sum(len(labels) for _, labels in batches)
 
     rises = []

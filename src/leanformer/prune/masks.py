@@ -33,10 +33,10 @@ class StructureMasks:
             def mask_heads(module, args, head_mask=head_mask, d=d):
                 x = args[0]
                 shape = x.shape
-                return ((x.view(*shape[:-1], -1, d) * head_mask.to(x.dtype)[:, None]).view(shape), *args[1:])
+                return ((x.view(*shape[:-1], -1, d) * head_mask.to(x)[:, None]).view(shape), *args[1:])
 
             def mask_neurons(module, args, neuron_mask=neuron_mask):
-                return (args[0] * neuron_mask.to(args[0].dtype), *args[1:])
+                return (args[0] * neuron_mask.to(args[0]), *args[1:])
 
             if part.output is not None:  # a removed sublayer has nothing left to mask
                 self._hooks.append(part.output.register_forward_pre_hook(mask_heads))

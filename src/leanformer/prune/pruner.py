@@ -30,6 +30,7 @@ from leanformer.tasks import Task, task_for
 from leanformer.training.loop import begin, score_split
 from leanformer.training.options import TrainOptions
 from leanformer.utils.config import option
+from leanformer.utils.device import resolve_device
 from leanformer.utils.paths import check_output
 from leanformer.utils.progress import info
 
@@ -64,6 +65,8 @@ class PruneConfig(TrainOptions):
     hidden_weight: float = option(0.0, "Weight of the hidden-state MSE when re-distilling (a model pruned from "
                                        "its teacher is compared on the channels and layers it kept).")
     attention_weight: float = option(0.0, "Weight of the attention-map MSE when re-distilling.")
+    augment: int = option(0, "Word-perturbed copies of each training example added when re-distilling, labelled "
+                             "by the teacher.")
     data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest "
                                         "says.")
     epochs: int = 2
@@ -149,7 +152,7 @@ def pruned_manifest(manifest: Manifest, model, pruned, structure: Structure, **d
 def redistill_pruned(cfg: PruneConfig, pruned, tokenizer, manifest: Manifest, output_dir: str | Path) -> dict:
     """Re-distil a pruned model from the configured teacher (default: the model before pruning)."""
     return redistill(pruned, tokenizer, manifest, output_dir, cfg.teacher or cfg.model, cfg, cfg.temperature,
-                     cfg.alpha, cfg.data_dir, cfg.hidden_weight, cfg.attention_weight)
+                     cfg.alpha, cfg.data_dir, cfg.hidden_weight, cfg.attention_weight, cfg.augment)
 
 
 def prune_step(model, tokenizer, manifest: Manifest, task: Task, shape: Shape, cfg: PruneConfig, bf16: bool):
@@ -174,7 +177,9 @@ def prune(cfg: PruneConfig) -> dict:
     teacher; returns the last step's metrics and location."""
     bf16 = begin(cfg)
     check_output(cfg.output_dir, [cfg.model, cfg.teacher, cfg.data_dir], cfg.overwrite)
+    device = resolve_device(cfg.device)
     model, tokenizer, manifest = load_model(cfg.model)
+    model.to(device)
     cfg = dataclasses.replace(cfg, max_length=manifest.input_length(cfg.max_length))
     task = task_for(manifest.task, cfg.data_dir)
     target = target_shape(model, cfg)
@@ -188,6 +193,7 @@ def prune(cfg: PruneConfig) -> dict:
         if k < len(plan) and _finished(out, shape):
             info(f"prune: step {k}/{len(plan)} {out} exists, continuing from it")
             model, tokenizer, manifest = load_model(out)
+            model.to(device)
             continue
         if k < len(plan):
             check_output(out, [cfg.model, cfg.teacher, cfg.data_dir], cfg.overwrite)
@@ -210,6 +216,7 @@ def prune(cfg: PruneConfig) -> dict:
                                                                           **details), out)
         if k < len(plan):
             model, tokenizer, manifest = load_model(out)
+            model.to(device)
     return {**result, "structure": summary, "steps": len(plan)}
 
 

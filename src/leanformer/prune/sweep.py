@@ -17,6 +17,7 @@ from leanformer.prune.targets import parse_target_pairs
 from leanformer.tasks import task_for
 from leanformer.training.loop import begin, score_split
 from leanformer.utils.config import option
+from leanformer.utils.device import resolve_device
 from leanformer.utils.paths import prepare_output_dir
 from leanformer.utils.progress import info
 
@@ -37,6 +38,7 @@ def sweep(cfg: SweepConfig) -> dict:
     """Prune to each target, re-distil, time and score; write ``sweep.md``, ``.csv``, ``.json`` and ``.png``."""
     bf16 = begin(cfg)
     model, tokenizer, manifest = load_model(cfg.model)
+    model.to(resolve_device(cfg.device))
     cfg = replace(cfg, max_length=manifest.input_length(cfg.max_length))
     task = task_for(manifest.task, cfg.data_dir)
     resolved = [targets(model, _with(cfg, h, f)) for h, f in cfg.targets]  # validate every target up front

@@ -21,7 +21,8 @@ from leanformer.runtime.onnx_model import read_onnx_model
 from leanformer.runtime.openvino_backend import OpenVinoBackend
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import Example
-from leanformer.utils.cpu import autocast, physical_cores
+from leanformer.utils.cpu import physical_cores
+from leanformer.utils.device import autocast
 from leanformer.utils.progress import quiet_logging
 
 

@@ -30,7 +30,8 @@ from leanformer.models.inference import predict_logits
 from leanformer.tasks import Example, Task
 from leanformer.data.features import collate, encode, length_grouped_batches, lengths
 from leanformer.training.options import TrainOptions, resolve_defaults
-from leanformer.utils.cpu import autocast, cpu_has_bf16, physical_cores
+from leanformer.utils.cpu import physical_cores
+from leanformer.utils.device import autocast, device_of, has_bf16, resolve_device, to_device
 from leanformer.utils.paths import atomic_dir, atomic_write_text
 from leanformer.utils.progress import ProgressBar, info
 
@@ -74,12 +75,13 @@ class TrainState:
 
 
 def use_bf16(options: TrainOptions) -> bool:
-    """bf16 autocast as asked, or where the CPU supports it natively when not asked."""
-    return cpu_has_bf16() if options.bf16 is None else options.bf16
+    """bf16 autocast as asked, or where the device supports it natively when not asked."""
+    return has_bf16(resolve_device(options.device)) if options.bf16 is None else options.bf16
 
 
 def begin(options: TrainOptions) -> bool:
-    """Set threads and seed before anything random happens (a new task head is randomly initialised).
+    """Check the device, set threads and seed before anything random happens (a new task head is randomly
+    initialised). Workflows then put their models on ``resolve_device(options.device)``.
 
     Returns whether to use bf16 autocast.
     """
@@ -87,7 +89,7 @@ def begin(options: TrainOptions) -> bool:
             options.learning_rate is not None and options.learning_rate <= 0):
         raise LeanformerError("epochs and batch size must be at least 1 and the learning rate positive")
     torch.set_num_threads(options.threads or physical_cores())
-    torch.manual_seed(options.seed)
+    torch.manual_seed(options.seed)  # seeds every CUDA device too
     return use_bf16(options)
 
 
@@ -113,16 +115,20 @@ def _save_checkpoint(path: Path, trainable, optimizer, scheduler, state: TrainSt
     with atomic_dir(path) as tmp:
         save_model(trainable, str(tmp / "model.safetensors"))
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": torch.get_rng_state()}, tmp / "trainer_state.pt")
+                    "rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+                   tmp / "trainer_state.pt")
         (tmp / "state.json").write_text(json.dumps(dataclasses.asdict(state)), encoding="utf-8")
 
 
 def _load_checkpoint(path: Path, trainable, optimizer, scheduler) -> TrainState:
-    load_model(trainable, str(path / "model.safetensors"), strict=True)
+    load_model(trainable, str(path / "model.safetensors"), strict=True, device=str(device_of(trainable)))
     blob = torch.load(path / "trainer_state.pt", weights_only=True)
     optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])
     torch.set_rng_state(blob["rng"])
+    if torch.cuda.is_available() and len(blob.get("cuda_rng", [])) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(blob["cuda_rng"])
     return TrainState(**json.loads((path / "state.json").read_text(encoding="utf-8")))
 
 
@@ -144,7 +150,8 @@ def fit(run: Run) -> dict:
 
     steps_per_epoch = math.ceil(len(train_features) / opts.batch_size)
     total_steps = steps_per_epoch * opts.epochs
-    trainable = _trainable(run)
+    device = device_of(model)
+    trainable = _trainable(run).to(device)
     optimizer = _optimizer(trainable, opts)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(opts.warmup_ratio * total_steps), total_steps)
 
@@ -160,7 +167,8 @@ def fit(run: Run) -> dict:
     atomic_write_text(work / "config.json", json.dumps(run.details.get("config", {}), indent=2))
 
     info(f"{run.step} on {task.name}: {len(train_features)} examples, {opts.epochs} epochs x {steps_per_epoch} steps, "
-         f"batch {opts.batch_size}, {'bf16 autocast' if bf16 else 'fp32'}, {torch.get_num_threads()} threads, "
+         f"batch {opts.batch_size}, {'bf16 autocast' if bf16 else 'fp32'}, "
+         f"{device if device.type != 'cpu' else f'{torch.get_num_threads()} threads'}, "
          f"{count_parameters(model) / 1e6:.1f}M parameters")
     while state.epoch < opts.epochs:
         trainable.train()
@@ -169,9 +177,9 @@ def fit(run: Run) -> dict:
         with ProgressBar(steps_per_epoch, f"epoch {state.epoch + 1}/{opts.epochs}", enabled=opts.show_progress) as bar:
             bar.advance(state.step_in_epoch)
             for idx in batches[state.step_in_epoch:]:
-                inputs = collate([train_features[i] for i in idx], pad_id, task.multiple_choice)
-                with autocast(bf16):
-                    loss = run.loss(model, inputs, idx, torch.from_numpy(labels[idx]))
+                inputs = to_device(collate([train_features[i] for i in idx], pad_id, task.multiple_choice), device)
+                with autocast(bf16, device):
+                    loss = run.loss(model, inputs, idx, torch.from_numpy(labels[idx]).to(device))
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(trainable.parameters(), opts.max_grad_norm)
                 optimizer.step()
@@ -202,7 +210,7 @@ def fit(run: Run) -> dict:
         state.step_in_epoch = 0
         _save_checkpoint(checkpoint, trainable, optimizer, scheduler, state)
 
-    load_model(model, str(best_dir / "model.safetensors"), strict=True)
+    load_model(model, str(best_dir / "model.safetensors"), strict=True, device=str(device))
     return _publish(run, state, bf16, work)
 
 

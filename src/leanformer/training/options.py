@@ -21,8 +21,10 @@ class TrainOptions:
     max_length: int | None = option(None, "Truncate inputs to this many tokens (default: the input model's own, "
                                           "else 128).")
     seed: int = option(42, "Seed for initialisation, data order and dropout.")
-    bf16: bool | None = option(None, "Numerics for training (default: bf16 autocast where the CPU supports it).",
+    bf16: bool | None = option(None, "Numerics for training (default: bf16 autocast where the device supports it).",
                                flags=("--bf16/--fp32",))
+    device: str = option("auto", "Where to train and evaluate: cpu, cuda, cuda:N, or auto (the GPU where there is "
+                                 "one).")
     train_limit: int | None = option(None, "Train on a random subset of this many examples.")
     eval_limit: int | None = option(None, "Evaluate on the first N dev/test examples only.")
     eval_batch_size: int = option(64, "Batch size for evaluation.")
@@ -30,7 +32,7 @@ class TrainOptions:
     resume: bool = option(False, "Continue the unfinished run in OUTPUT.work, if there is one.", flags=("--resume",))
     overwrite: bool = option(False, "Replace an earlier leanformer output at OUTPUT (never a directory holding "
                                     "anything else).", flags=("--overwrite",))
-    threads: int | None = option(None, "Intra-op threads (default: physical cores).")
+    threads: int | None = option(None, "Intra-op CPU threads (default: physical cores).")
     show_progress: bool = option(True, "Progress bars on a terminal, periodic lines in a log.", cli=False)
 
     def to_dict(self) -> dict:

@@ -9,6 +9,7 @@ from leanformer.tasks import TaskConfig, get_task
 from leanformer.training.loop import Run, begin, cross_entropy, fit
 from leanformer.training.options import TrainOptions
 from leanformer.utils.config import option
+from leanformer.utils.device import resolve_device
 from leanformer.utils.paths import check_output
 
 
@@ -28,6 +29,7 @@ def train(cfg: TrainConfig) -> dict:
     # read and validate the data before anything is loaded or written
     train_examples = task.read_for_training(cfg.train_limit, cfg.seed)
     model, tokenizer, manifest = load_for_task(cfg.model, task.label_names, task.multiple_choice)
+    model.to(resolve_device(cfg.device))
     manifest = manifest or Manifest(task=cfg.task.to_dict(), label_names=task.label_names,
                                     multiple_choice=task.multiple_choice)
     return fit(Run(model=model, tokenizer=tokenizer, task=task, train_examples=train_examples, options=cfg,

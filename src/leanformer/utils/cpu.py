@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from functools import lru_cache
-
-import torch
 
 
 @lru_cache(maxsize=1)
@@ -44,6 +41,3 @@ def core_cpus() -> list[int]:
 def physical_cores() -> int:
     return max(1, len(core_cpus()))
 
-
-def autocast(bf16: bool):
-    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
