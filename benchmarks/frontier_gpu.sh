@@ -25,6 +25,7 @@ step h384 "$F/l6-h384-a6-f1536/leanformer.json" $LF prune -m "$F/l6" "${W[@]}" -
 # depth again: 4 of those 6 layers
 step l4 "$F/l4-h384-a6-f1536/leanformer.json" $LF prune -m "$F/l6-h384-a6-f1536" --layers 4 --lr 1e-4 --epochs 2 \
     -o "$F/l4-h384-a6-f1536" "${COMMON[@]}"
-# transfer data: the 576 -> 384 step again with 2 teacher-labelled perturbed copies of every training example
+# transfer data: the 576 -> 384 step again with 2 teacher-labelled perturbed copies of every training example,
+# 1 epoch: as many optimizer steps as the 3 epochs of h384, on new examples instead of repeated ones
 step aug2 "$F/l6-h384-a6-f1536-aug2/leanformer.json" $LF prune -m "$F/l6-h384-a6-f1536-step1" "${W[@]}" --lr 1e-4 \
-    --epochs 3 --augment 2 -o "$F/l6-h384-a6-f1536-aug2" "${COMMON[@]}"
+    --epochs 1 --augment 2 -o "$F/l6-h384-a6-f1536-aug2" "${COMMON[@]}"

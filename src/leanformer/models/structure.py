@@ -22,7 +22,7 @@ from leanformer.models.anatomy import (SHARED_POSITION_BIAS, block_parts, hidden
 
 def _slice_linear(linear: torch.nn.Linear, index: torch.Tensor, dim: int) -> torch.nn.Linear:
     """A new Linear keeping ``index`` along output rows (dim 0) or input columns (dim 1)."""
-    weight = linear.weight.detach().index_select(dim, index).clone()
+    weight = linear.weight.detach().index_select(dim, index.to(linear.weight.device)).clone()
     bias = linear.bias
     if bias is not None and dim == 0:
         bias = bias.detach()[index].clone()
