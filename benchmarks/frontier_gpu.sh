@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LF=${LF:-.venv/bin/leanformer}
 RUNS=${RUNS:-${LEANFORMER_CACHE:-$HOME/.cache/leanformer}/runs}
-STEPS=${STEPS:-l6 h384 l4 aug2}
+STEPS=${STEPS:-l6 h384 l4 aug2 more576}
 TEACHER=${TEACHER:-$RUNS/vitaminc-mpnet-teacher}
 F=$RUNS/frontier-gpu
 COMMON=(--batch-size 32 --seed 42 --resume --hidden-weight 1 --attention-weight 1 --teacher "$TEACHER")
@@ -29,3 +29,7 @@ step l4 "$F/l4-h384-a6-f1536/leanformer.json" $LF prune -m "$F/l6-h384-a6-f1536"
 # 1 epoch: as many optimizer steps as the 3 epochs of h384, on new examples instead of repeated ones
 step aug2 "$F/l6-h384-a6-f1536-aug2/leanformer.json" $LF prune -m "$F/l6-h384-a6-f1536-step1" "${W[@]}" --lr 1e-4 \
     --epochs 1 --augment 2 -o "$F/l6-h384-a6-f1536-aug2" "${COMMON[@]}"
+# the 576-wide intermediate step distilled 2 epochs more (lower rate), to see whether it was under-trained
+step more576 "$F/l6-h576-a9-f2304-more/leanformer.json" $LF distill --teacher "$TEACHER" \
+    --student "$F/l6-h384-a6-f1536-step1" --epochs 2 --lr 5e-5 --hidden-weight 1 --attention-weight 1 --batch-size 32 \
+    --seed 42 -o "$F/l6-h576-a9-f2304-more"

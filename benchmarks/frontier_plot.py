@@ -18,6 +18,10 @@ from pathlib import Path
 from leanformer.utils.plots import figure, save
 
 
+#: the frontier issue's targets: (speed-up over the dynamic-length teacher, accuracy points below it)
+TARGETS = ((20, 1.0), (40, 2.0), (67, 3.0))
+
+
 def points(report: dict) -> list[tuple[str, float, float]]:
     rows = report["rows"]
     teacher = next(r for r in rows if r["kind"] == "teacher")
@@ -38,12 +42,18 @@ def main() -> None:
     parser.add_argument("--earlier", nargs="*", default=[], help="earlier bench reports to plot beside it")
     args = parser.parse_args()
     fig, ax = figure(8, 5)
-    for path, marker in [(args.report, "o"), *((p, "s") for p in args.earlier if Path(p).exists())]:
-        pts = read_points(Path(path))
-        ax.plot([p[1] for p in pts], [p[2] for p in pts], marker, label=Path(path).parent.name)
+    for path, marker in zip([args.report, *(p for p in args.earlier if Path(p).exists())], "os^vD"):
+        path = Path(path)
+        pts = read_points(path)
+        # a report is named by its run folder (RUNS/<run>/bench/report.json), a CSV by its file
+        ax.plot([p[1] for p in pts], [p[2] for p in pts], marker, label=path.stem if path.suffix == ".csv"
+                else path.parent.parent.name)
         for label, x, y in pts:
             ax.annotate(label.replace("+ ", "")[:40], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=6)
         print("\n".join(f"{x:7.1f}x  {y:6.2f}  {label}" for label, x, y in pts))
+    teacher = 100 * next(r for r in json.loads(Path(args.report).read_text())["rows"] if r["kind"] == "teacher")["metric"]
+    ax.plot(*zip(*[(speed, teacher - loss) for speed, loss in TARGETS]), "k+", markersize=12,
+            label="targets (speed-up, points below the teacher)")
     ax.set_xscale("log")
     ax.set_xlabel("speed-up over the teacher, PyTorch fp32, dynamic length (batch size 1, log scale)")
     ax.set_ylabel("test accuracy (%)")

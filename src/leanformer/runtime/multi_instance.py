@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from leanformer.errors import LeanformerError
-from leanformer.data.features import in_input_order, lengths, text_lengths
+from leanformer.data.features import in_input_order, lengths
 from leanformer.runtime.predictor import Inputs, Predictor, PredictorConfig, as_examples, labelled, predictor_config
 from leanformer.utils.cpu import core_cpus
 
@@ -62,8 +62,7 @@ def _worker(config: PredictorConfig, cpus: list[int], inbox, outbox, parent: int
     while (item := _next_job(inbox, parent)) is not None:
         batch_id, items, tokenize = item
         try:
-            features = predictor.inputs.features(items) if tokenize else items
-            outbox.put(("ok", batch_id, predictor.run_batch(features)))
+            outbox.put(("ok", batch_id, predictor.run_examples(items) if tokenize else predictor.run_batch(items)))
         except Exception as e:
             outbox.put(("failed", batch_id, f"inference failed in a worker: {type(e).__name__}: {e}"))
 
@@ -153,7 +152,7 @@ class MultiInstancePredictor:
     def logits(self, inputs: list, progress=None, batch_size: int | None = None) -> np.ndarray:
         """Logits in input order, whichever worker ran which batch; the workers tokenise."""
         examples = as_examples(inputs)
-        return self._run(examples, self.inputs.batches(text_lengths(examples), batch_size), True, progress)
+        return self._run(examples, self.inputs.example_batches(examples, batch_size), True, progress)
 
     def run_features(self, features: list[list[dict]], progress=None, batch_size: int | None = None,
                      sort_by_length: bool | None = None) -> np.ndarray:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from leanformer.data.features import collate, encode, lengths, run_batches, sorted_batches
+from leanformer.data.features import collate, encode, lengths, run_batches, sorted_batches, text_lengths
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, load_model
 from leanformer.models.loading import load_tokenizer
@@ -121,6 +121,12 @@ class Inputs:
         sort = self.config.sort_by_length if sort_by_length is None else sort_by_length
         return sorted_batches(lens, batch_size or self.config.batch_size, sort)
 
+    def example_batches(self, examples: list[Example], batch_size: int | None = None) -> list[np.ndarray]:
+        """Batches of untokenised examples, by text length: the same batches wherever the tokenising happens (a
+        worker process, a Ray actor), which int8 models need to answer alike (their activation scales are
+        per batch)."""
+        return self.batches(text_lengths(examples), batch_size)
+
     def collate(self, features: list[list[dict]]) -> dict[str, torch.Tensor]:
         return collate(features, self.tokenizer.pad_token_id, self.manifest.multiple_choice, self.config.fixed_length)
 
@@ -145,6 +151,10 @@ class Predictor:
 
     def run_batch(self, features: list[list[dict]]) -> np.ndarray:
         return self.backend(self.inputs.collate(features))
+
+    def run_examples(self, examples: list) -> np.ndarray:
+        """Logits of one batch of untokenised inputs, tokenised here: a worker's or an actor's job."""
+        return self.run_batch(self.inputs.features(examples))
 
     def logits(self, inputs: list, progress=None, batch_size: int | None = None) -> np.ndarray:
         """Logits in input order."""

@@ -11,9 +11,8 @@ import os
 
 import numpy as np
 
-from leanformer.data.features import sorted_batches, text_lengths
 from leanformer.errors import LeanformerError
-from leanformer.runtime.predictor import Predictor, PredictorConfig
+from leanformer.runtime.predictor import Inputs, Predictor, PredictorConfig
 
 
 def import_ray():
@@ -47,18 +46,16 @@ class _Scorer:
         self.predictor = Predictor(config)
 
     def __call__(self, row: dict) -> dict:
-        features = self.predictor.inputs.features(list(row["examples"]))
-        return {"position": row["position"], "logits": self.predictor.run_batch(features)}
+        return {"position": row["position"], "logits": self.predictor.run_examples(list(row["examples"]))}
 
 
 def ray_logits(config: PredictorConfig, examples: list, actors: int, batch_size: int, address: str | None = None,
                progress=None) -> np.ndarray:
     """Logits of every example, in input order, computed by ``actors`` Ray actors."""
     ray = connect(address)
-    # one row per batch, formed as the local runtime forms them (by text length): Ray Data would otherwise cut
-    # batches at its block boundaries, and int8 models, whose activation scales depend on the batch, would answer
-    # differently from the local runtime
-    batches = sorted_batches(text_lengths(examples), batch_size, config.sort_by_length)
+    # one row per batch, formed as the local runtime forms them: Ray Data would otherwise cut batches at its
+    # block boundaries, and int8 models would answer differently from the local runtime
+    batches = Inputs(config).example_batches(examples, batch_size)
     dataset = ray.data.from_items([{"position": idx, "examples": [examples[i] for i in idx]} for idx in batches])
     scored = dataset.map(_Scorer, fn_constructor_args=(config,), concurrency=actors, num_cpus=config.threads or 1)
     logits: np.ndarray | None = None
