@@ -52,7 +52,7 @@ class RecipeConfig:
                                           "N examples only (default: the preset's).")
     teacher_epochs: int = option(2, "Teacher fine-tuning epochs (default: the preset's).")
     student_epochs: int = option(1, "Student distillation epochs (default: the preset's).")
-    redistill_epochs: int = 1
+    redistill_epochs: int = option(1, "Re-distillation epochs of each pruning step (default: the preset's).")
     #: (heads, ffn[, hidden]) kept per layer for each pruning level, mildest first
     prune_levels: list[tuple[float, ...]] = option(
         help="Pruning levels as HEADS:FFN or HEADS:FFN:HIDDEN, mildest first (default: the preset's).",
