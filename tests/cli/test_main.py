@@ -167,3 +167,14 @@ def test_recipe_flags_override_only_what_they_name(monkeypatch, capsys):
     assert (cfg.teacher_model, cfg.student_layers, cfg.distill_limit) == (demo.teacher_model, [0, 2, 4], 15000)
     assert main(["recipe", "--preset", "huge"]) == 2
     assert "unknown preset 'huge'" in capsys.readouterr().err
+
+
+def test_brackets_in_errors_and_help_are_printed_not_taken_for_markup(trained_toy, tmp_path, capsys, without_module,
+                                                                      monkeypatch):
+    without_module("ray")
+    code = main(["predict", "-m", str(trained_toy["onnx"]), "--split", "dev", "--engine", "ray",
+                 "-o", str(tmp_path / "p.jsonl")])
+    assert code == 2 and "pip install 'leanformer[ray]'" in capsys.readouterr().err
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["quantize", "--help"]) == 0
+    assert "pip install 'leanformer[openvino]'" in capsys.readouterr().out

@@ -8,6 +8,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from leanformer.approx import AnalyzeConfig, ApproximateConfig, MixedPrecisionConfig
 from leanformer.bench import BenchConfig
@@ -202,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(argv, prog_name="leanformer")
     except LeanformerError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         return e.exit_code
     except OSError as e:  # read-only or full file system, permissions: the user's to fix, not a bug
         where = f": {e.filename}" if e.filename else ""
-        console.print(f"[bold red]error:[/] {e.strerror or e}{where}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(f'{e.strerror or e}{where}')}", highlight=False)
         return LeanformerError.exit_code
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 0

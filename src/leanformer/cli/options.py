@@ -16,6 +16,7 @@ import typing
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 
 def _metadata(cls, name: str):
@@ -52,7 +53,8 @@ def _flags(cls, overrides: bool) -> list[tuple[inspect.Parameter, object, str | 
         flags.append((inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                         annotation=Annotated[annotation, typer.Option(
                                             *meta.get("flags", ()),
-                                            help=meta["help"]() if callable(meta["help"]) else meta["help"])]),
+                                            # escaped: "pip install 'leanformer[ray]'" is not a style tag
+                                            help=escape(meta["help"]() if callable(meta["help"]) else meta["help"]))]),
                       parse, None))
     return flags
 
