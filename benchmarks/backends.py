@@ -1,5 +1,6 @@
 """Runtimes side by side on one model (issue: runtime backends): PyTorch fp32, ONNX Runtime int8 (with fp32 or
-int8 embedding tables), OpenVINO int8 (NNCF) and OpenVINO running the fp32 graph at its default precision.
+int8 embedding tables), OpenVINO int8 (NNCF), OpenVINO running the fp32 graph at its default precision, and
+CTranslate2 int8 (BERT-family models).
 
 The same test examples for every row, dynamic length, tokenisation included; batch size 1 (ms per query)
 and length-sorted batches of 32 (queries per second); rows interleaved within each of the repeats so
@@ -20,6 +21,7 @@ from leanformer.bench.machine import machine_info
 from leanformer.export import ExportConfig, export_model
 from leanformer.models import Manifest
 from leanformer.quantize import QuantizeConfig, quantize_model
+from leanformer.quantize.ctranslate2 import to_ctranslate2
 from leanformer.quantize.openvino import OpenVinoConfig, to_openvino
 from leanformer.runtime.predictor import Predictor
 from leanformer.tasks import task_for
@@ -29,7 +31,7 @@ from leanformer.utils.cpu import physical_cores
 def build(model: str, out: Path) -> dict[str, str]:
     """Every variant's model directory (built once, reused by reruns)."""
     dirs = {name: out / name for name in ("onnx-fp32", "ort-int8", "ort-int8-embeddings", "openvino-int8",
-                                          "openvino-fp32")}
+                                          "openvino-fp32", "ctranslate2-int8")}
     if Manifest.read(dirs["onnx-fp32"]) is None:
         export_model(ExportConfig(model=model, output_dir=str(dirs["onnx-fp32"]), overwrite=True))
     fp32 = str(dirs["onnx-fp32"])
@@ -39,11 +41,13 @@ def build(model: str, out: Path) -> dict[str, str]:
     for name, precision in (("openvino-int8", "int8"), ("openvino-fp32", "fp32")):
         if Manifest.read(dirs[name]) is None:
             to_openvino(OpenVinoConfig(model=fp32, output_dir=str(dirs[name]), precision=precision, overwrite=True))
+    if Manifest.read(dirs["ctranslate2-int8"]) is None:
+        to_ctranslate2(model, str(dirs["ctranslate2-int8"]), overwrite=True)
     return {"pytorch-fp32": model, **{k: str(v) for k, v in dirs.items() if k != "onnx-fp32"}}
 
 
 def file_mb(model_dir: str) -> float:
-    files = [p for p in Path(model_dir).iterdir() if p.suffix in (".onnx", ".bin", ".safetensors")]
+    files = [p for p in Path(model_dir).rglob("*") if p.suffix in (".onnx", ".bin", ".safetensors")]
     return round(sum(p.stat().st_size for p in files) / 1e6, 1)
 
 

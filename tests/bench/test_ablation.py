@@ -27,6 +27,8 @@ def test_tiny_end_to_end_ablation(trained_toy, tmp_path, monkeypatch):
     assert names[3] == "+ int8 + ONNX Runtime graph optimisation" and names[4].startswith("+ multi-instance")
     assert names[5] == "+ structured pruning (pruned)" and rows[6]["peer"] and "Optimum" in names[6]
     assert rows[7]["peer"] and "torchao" in names[7]
+    assert [n for n in names[8:]] == ["peer: student, OpenVINO int8 (NNCF post-training quantization)",
+                                      "peer: student, CTranslate2 int8"]
     ablation = rows[:6]
     for r in ablation:
         assert r["cumulative_speedup"] == pytest.approx(rows[0]["seconds"] / r["seconds"])

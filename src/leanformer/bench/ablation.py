@@ -4,8 +4,8 @@ Rows: (1) the teacher in PyTorch fp32 with every input padded to a fixed length 
 baseline); (2) + dynamic sequence length; (3) + distillation; (4) + int8 and ONNX Runtime graph
 optimisation; (5) + multi-instance inference; (6) + structured pruning. Peers: the teacher through
 ONNX Runtime's stock optimizer and per-channel int8 (the Optimum recipe), and the student with
-PyTorch's own dynamic int8 (torchao). Timing uses one fixed
-sample at batch size 1 (warm-up, median of repeats); accuracy uses the whole split with each
+PyTorch's own dynamic int8 (torchao), OpenVINO int8 and CTranslate2 int8 (each where it is installed and
+can run the student). Timing uses one fixed sample at batch size 1 (warm-up, median of repeats); accuracy uses the whole split with each
 row's own model and numerics.
 """
 
@@ -29,6 +29,7 @@ from leanformer.models.anatomy import max_sequence_length
 from leanformer.models.loading import load_config
 from leanformer.pipeline import PEER, PIPELINE, ROW_KINDS
 from leanformer.quantize import export_int8
+from leanformer.quantize.ctranslate2 import to_ctranslate2
 from leanformer.runtime.tune import settings
 from leanformer.tasks import task_for
 from leanformer.utils.config import DATA_DIR_HELP, option, str_list
@@ -166,6 +167,11 @@ def run_bench(cfg: BenchConfig) -> dict:
         if openvino:
             specs.append(RowSpec("peer: student, OpenVINO int8 (NNCF post-training quantization)", openvino, PEER,
                                  max_length=cfg.max_length))
+        target = work / "student-ctranslate2-int8"
+        ctranslate2 = _peer_model("CTranslate2", lambda: to_ctranslate2(cfg.student, str(target), overwrite=True),
+                                  target)
+        if ctranslate2:
+            specs.append(RowSpec("peer: student, CTranslate2 int8", ctranslate2, PEER, max_length=cfg.max_length))
     settings_ = {"warmup": cfg.warmup, "repeats": cfg.repeats, "watts_per_core": cfg.watts_per_core,
                  "show_progress": cfg.show_progress}
     # padded rows reuse the accuracy of their unpadded twin (same model and numerics) when the timed answers agree
@@ -202,14 +208,25 @@ def _openvino_student(work: Path, cfg: BenchConfig) -> str | None:
     from leanformer.quantize.openvino import OpenVinoConfig, to_openvino
 
     target = work / "student-openvino-int8"
-    if Manifest.read(target) is None:
-        try:
-            to_openvino(OpenVinoConfig(model=str(work / "student-fp32"), output_dir=str(target), overwrite=True,
-                                       max_length=cfg.max_length, data_dir=cfg.data_dir))
-        except LeanformerError as e:
-            info(f"bench: no OpenVINO peer row ({e})")
-            return None
-    return str(target)
+
+    def make() -> str:
+        to_openvino(OpenVinoConfig(model=str(work / "student-fp32"), output_dir=str(target), overwrite=True,
+                                   max_length=cfg.max_length, data_dir=cfg.data_dir))
+        return str(target)
+
+    return _peer_model("OpenVINO", make, target)
+
+
+def _peer_model(runtime: str, make, target: Path | None = None) -> str | None:
+    """A peer runtime's model (reused from an earlier run at ``target``), or None with the reason when the runtime
+    is not installed or cannot run this student."""
+    if target is not None and Manifest.read(target) is not None:
+        return str(target)
+    try:
+        return make()
+    except LeanformerError as e:
+        info(f"bench: no {runtime} peer row ({e})")
+        return None
 
 
 def _pipeline_rows(cfg: BenchConfig, work: Path, timing: list) -> list[RowSpec]:

@@ -17,6 +17,7 @@ from leanformer.data.features import collate, encode, lengths, run_batches, sort
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, load_model
 from leanformer.models.loading import load_tokenizer
+from leanformer.runtime.ctranslate2_backend import CTranslate2Backend
 from leanformer.runtime.onnx_model import read_onnx_model
 from leanformer.runtime.openvino_backend import OpenVinoBackend
 from leanformer.runtime.session import make_session, session_inputs
@@ -142,8 +143,11 @@ class Predictor:
         self.inputs = Inputs(self.config)
         self.manifest = self.inputs.manifest
         c = self.config
-        if self.manifest.onnx is not None and self.manifest.onnx.format == "openvino":
+        graph_format = self.manifest.onnx.format if self.manifest.onnx is not None else None
+        if graph_format == "openvino":
             self.backend = OpenVinoBackend(read_onnx_model(c.model)[0], c.threads)
+        elif graph_format == "ctranslate2":
+            self.backend = CTranslate2Backend(c.model, c.threads)
         elif self.manifest.onnx_file:
             self.backend = OnnxBackend(c.model, c.threads, c.provider)
         else:
