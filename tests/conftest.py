@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,5 +124,6 @@ def without_module(monkeypatch):
             return real_import(name, *args, **kwargs)
 
         monkeypatch.setattr(builtins, "__import__", fake)
+        monkeypatch.setitem(sys.modules, package, None)  # importlib.import_module does not go through __import__
 
     return hide

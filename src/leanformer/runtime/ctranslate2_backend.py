@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file
 
-from leanformer.errors import LeanformerError
 from leanformer.utils.cpu import physical_cores
+from leanformer.utils.extras import import_extra
 
 #: where a converted model directory keeps CTranslate2's files (beside the tokenizer and the task head)
 ENCODER_DIR = "ctranslate2"
@@ -20,11 +20,7 @@ HEAD_FILE = "head.safetensors"
 
 
 def import_ctranslate2():
-    try:
-        import ctranslate2
-    except ImportError:
-        raise LeanformerError("the CTranslate2 runtime needs CTranslate2: pip install 'leanformer[ctranslate2]'") from None
-    return ctranslate2
+    return import_extra("ctranslate2", "CTranslate2", "the CTranslate2 runtime")
 
 
 class CTranslate2Backend:

@@ -7,16 +7,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from leanformer.errors import LeanformerError
 from leanformer.utils.cpu import physical_cores
+from leanformer.utils.extras import import_extra
 
 
 def import_openvino():
-    try:
-        import openvino
-    except ImportError:
-        raise LeanformerError("the OpenVINO backend needs OpenVINO: pip install 'leanformer[openvino]'") from None
-    return openvino
+    return import_extra("openvino", "OpenVINO", "the OpenVINO backend")
 
 
 class OpenVinoBackend:

@@ -11,16 +11,12 @@ import os
 
 import numpy as np
 
-from leanformer.errors import LeanformerError
 from leanformer.runtime.predictor import Inputs, Predictor, PredictorConfig
+from leanformer.utils.extras import import_extra
 
 
 def import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise LeanformerError("the ray engine needs Ray: pip install 'leanformer[ray]'") from None
-    return ray
+    return import_extra("ray", "Ray", "the ray engine")
 
 
 #: Ray Serve kills an HTTP proxy not ready within 5 s and retries; a worker process takes longer than that to
