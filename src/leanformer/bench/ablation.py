@@ -5,8 +5,8 @@ baseline); (2) + dynamic sequence length; (3) + distillation; (4) + int8 and ONN
 optimisation; (5) + multi-instance inference; (6) + structured pruning. Peers: the teacher through
 ONNX Runtime's stock optimizer and per-channel int8 (the Optimum recipe), and the student with
 PyTorch's own dynamic int8 (torchao), OpenVINO int8 and CTranslate2 int8 (each where it is installed and
-can run the student). Timing uses one fixed sample at batch size 1 (warm-up, median of repeats); accuracy uses the whole split with each
-row's own model and numerics.
+can run the student). Timing uses one fixed sample at batch size 1 (warm-up, median of repeats);
+accuracy uses the whole split with each row's own model and numerics.
 """
 
 from __future__ import annotations

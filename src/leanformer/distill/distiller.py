@@ -113,13 +113,14 @@ def distill(cfg: DistillConfig) -> dict:
     student.to(device)
     manifest = base_manifest or fresh_manifest(task)
 
-    # the teacher's argmax labels the perturbed copies (for the hard-label loss); its logits are cached
+    internals = cfg.hidden_weight > 0 or cfg.attention_weight > 0
+    # cached teacher logits: the soft targets without intermediate losses, and the argmax that labels the
+    # perturbed copies (for the hard-label loss); not needed (nor the weights' fingerprint) otherwise
     cache = TeacherLogits(teacher, t_tok, cfg.teacher, cfg.max_length, task.multiple_choice, bf16,
-                          cfg.eval_batch_size, cfg.show_progress)
+                          cfg.eval_batch_size, cfg.show_progress) if cfg.augment or not internals else None
     extra = perturbed_copies(train_examples, cfg.augment, cfg.seed)
     if extra:
         train_examples = train_examples + teacher_labelled(extra, cache.get(extra))
-    internals = cfg.hidden_weight > 0 or cfg.attention_weight > 0
     layer_map, projection, channels, teacher_logits = [], None, None, None
     if internals:  # the teacher runs on every batch, so its soft targets come from there too
         if t_tok.get_vocab() != s_tok.get_vocab():
@@ -143,7 +144,7 @@ def distill(cfg: DistillConfig) -> dict:
         teacher = None  # no longer needed in memory
 
     details = {"teacher": str(cfg.teacher), "teacher_metrics": t_manifest.metrics, "student": cfg.student or "teacher",
-               "student_layers": cfg.student_layers, "relu": cfg.relu, "teacher_logits_computed": cache.computed,
+               "student_layers": cfg.student_layers, "relu": cfg.relu, "teacher_logits_computed": cache.computed if cache else 0,
                "augmented_examples": len(extra),
                "loss": {"temperature": cfg.temperature, "alpha": cfg.alpha, "hidden_weight": cfg.hidden_weight,
                         "attention_weight": cfg.attention_weight, "layer_map": layer_map or None},
