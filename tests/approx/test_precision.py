@@ -25,3 +25,13 @@ def test_an_analysis_table_orders_the_layers_without_measuring_each(trained_toy,
                                                   budget=0.5, significance=str(table), examples=32, threads=1,
                                                   show_progress=False))
     assert result["layer_sensitivity"] is None and result["int8_layers"] == [0, 1]
+
+
+def test_int4_goes_to_the_tolerant_int8_layers_within_the_budget(trained_toy, tmp_path):
+    cfg = MixedPrecisionConfig(model=str(trained_toy["onnx"]), output_dir=str(tmp_path / "m"), budget=0.5,
+                               examples=64, threads=1, int4=True, embeddings=True, show_progress=False)
+    result = mixed_precision(cfg)
+    assert result["int4_layers"] and not set(result["int4_layers"]) & set(result["int8_layers"] + result["float_layers"])
+    assert result["sample_mixed"] >= result["sample_fp32"] * 0.5
+    quantization = Manifest.read(tmp_path / "m").onnx.quantization
+    assert quantization["int4_layers"] == result["int4_layers"] and quantization["embeddings"] == "int8"

@@ -84,3 +84,32 @@ def test_int8_embeddings_shrink_the_file_and_keep_the_answers(trained_toy, tmp_p
     examples = dev(trained_toy["data"])
     same = Predictor(small).logits(examples).argmax(1) == Predictor(plain).logits(examples).argmax(1)
     assert same.mean() >= 0.95
+
+
+def test_int4_layers_store_their_matrix_weights_in_4_bits(trained_toy, tmp_path):
+    plain, small = tmp_path / "plain", tmp_path / "small"
+    quantize_model(QuantizeConfig(model=str(trained_toy["onnx"]), output_dir=str(plain), variant="s8"))
+    quantize_model(QuantizeConfig(model=str(trained_toy["onnx"]), output_dir=str(small), variant="s8",
+                                  int4_layers=[1]))
+    nodes = onnx.load(str(small / "model.onnx")).graph.node
+    four_bit = [n.name for n in nodes if n.op_type == "MatMulNBits"]
+    assert four_bit and all("layer.1/" in n for n in four_bit)  # only layer 1's, and layer 0 is still int8
+    assert any(n.op_type == "DynamicQuantizeMatMul" and "layer.0/" in n.name for n in nodes) or \
+        any(n.op_type == "MatMulInteger" and "layer.0/" in n.name for n in nodes)
+    assert (small / "model.onnx").stat().st_size < (plain / "model.onnx").stat().st_size
+    assert json.loads((small / "leanformer.json").read_text())["onnx"]["quantization"]["int4_layers"] == [1]
+    examples = dev(trained_toy["data"])
+    fp32 = Predictor(trained_toy["onnx"]).logits(examples)
+    int4 = Predictor(small).logits(examples)
+    assert (int4.argmax(1) == fp32.argmax(1)).mean() >= 0.9
+    assert np.abs(int4 - fp32).max() < 1.0  # close, not equal: 4-bit weights
+
+
+def test_int4_requests_are_checked(trained_toy, tmp_path):
+    with pytest.raises(LeanformerError, match="both kept in floating point and stored in 4 bits"):
+        quantize_model(QuantizeConfig(model=str(trained_toy["onnx"]), output_dir=str(tmp_path / "q"), variant="s8",
+                                      exclude_layers=[1], int4_layers=[1]))
+    with pytest.raises(LeanformerError, match=r"int4 layers \[7\]"):
+        quantize_model(QuantizeConfig(model=str(trained_toy["onnx"]), output_dir=str(tmp_path / "q"), variant="s8",
+                                      int4_layers=[7]))
+    assert not (tmp_path / "q").exists()

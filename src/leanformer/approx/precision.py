@@ -1,10 +1,12 @@
 """Significance-guided mixed precision (``leanformer mixed-precision``): int8 for the layers that tolerate it,
-float for the rest, chosen by measured accuracy of the quantized graph on a sample of the training split.
+float for the rest, and optionally 4-bit weights for the most tolerant, chosen by measured accuracy of the
+quantized graph on a sample of the training split.
 
 Layers are visited from the least significant up: by an earlier ``analyze`` table when given (the loss
 rise of removing the layer's attention and FFN), else by measuring each layer quantized alone. A layer
-becomes int8 when the sample metric stays within the budget of the fp32 graph's; the result is the
-ordinary quantized model with the other layers excluded (``quantize --exclude-layers``).
+becomes int8 when the sample metric stays within the budget of the fp32 graph's; with ``int4`` the int8
+layers are then visited again in the same order and get 4-bit weights while the metric still holds. The
+result is the ordinary quantized model (``quantize --exclude-layers ... --int4-layers ...``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ class MixedPrecisionConfig:
                                             "(default: measure each layer quantized alone).")
     examples: int = option(1000, "Training examples (a seeded sample) the metric is measured on.")
     variant: str = option("s8", "Operator variant of the int8 layers (see quantize).")
+    int4: bool = option(False, "Then store the weights of the most tolerant int8 layers in 4 bits while the "
+                               "metric holds (a smaller file, not a faster one).", flags=("--int4/--no-int4",))
+    embeddings: bool = option(False, "Also store the embedding tables in int8 (measured with the rest).",
+                              flags=("--embeddings/--no-embeddings",))
     seed: int = option(42, "Seed of the training sample.")
     threads: int | None = option(None, "Threads of the measuring sessions.")
     data_dir: str | None = option(None, DATA_DIR_HELP)
@@ -72,12 +78,13 @@ def mixed_precision(cfg: MixedPrecisionConfig) -> dict:
         predictor = Predictor(str(model_dir), threads=cfg.threads)
         return task.compute_metrics(examples, predictor.logits(examples))[task.primary_metric]
 
-    def quantized(scratch: Path, int8_layers: list[int], name: str) -> Path:
-        """A copy of the model directory whose graph has only ``int8_layers`` quantized."""
+    def quantized(scratch: Path, int8_layers: list[int], name: str, int4_layers: list[int] = ()) -> Path:
+        """A copy of the model directory whose graph has only ``int8_layers`` quantized (``int4_layers`` of
+        them in 4 bits)."""
         floats = [i for i in range(layers) if i not in int8_layers]
         target = scratch / name
-        write_onnx_model(cfg.model, target, lambda path: quantize_file(source, path, cfg.variant,
-                                                                       excluded_nodes(graph, [], floats)), manifest)
+        write_onnx_model(cfg.model, target, lambda path: quantize_file(
+            source, path, cfg.variant, excluded_nodes(graph, [], floats), cfg.embeddings, int4_layers), manifest)
         return target
 
     with scratch_dir(cfg.output_dir) as scratch:
@@ -98,14 +105,20 @@ def mixed_precision(cfg: MixedPrecisionConfig) -> dict:
             trial = metric(quantized(scratch, chosen + [i], f"step{step}"))
             if trial >= floor:
                 chosen, current = chosen + [i], trial
+        int4 = []
+        for step, i in enumerate([i for i in order if i in chosen] if cfg.int4 else []):
+            trial = metric(quantized(scratch, chosen, f"int4-{step}", int4 + [i]))
+            if trial >= floor:
+                int4, current = int4 + [i], trial
         floats = sorted(i for i in range(layers) if i not in chosen)
-        info(f"mixed precision: int8 layers {sorted(chosen)}, float layers {floats}; sample "
-             f"{task.primary_metric} {reference:.4f} (fp32) -> {current:.4f}")
+        info(f"mixed precision: int8 layers {sorted(set(chosen) - set(int4))}, 4-bit layers {sorted(int4)}, float "
+             f"layers {floats}; sample {task.primary_metric} {reference:.4f} (fp32) -> {current:.4f}")
     result = quantize_model(QuantizeConfig(model=cfg.model, output_dir=cfg.output_dir, variant=cfg.variant,
-                                           exclude_layers=floats, threads=cfg.threads, data_dir=cfg.data_dir,
-                                           overwrite=cfg.overwrite))
-    return {**result, "int8_layers": sorted(chosen), "float_layers": floats, "sample_fp32": reference,
-            "sample_mixed": current, "layer_sensitivity": sensitivity}
+                                           exclude_layers=floats, int4_layers=sorted(int4), embeddings=cfg.embeddings,
+                                           threads=cfg.threads, data_dir=cfg.data_dir, overwrite=cfg.overwrite))
+    return {**result, "int8_layers": sorted(set(chosen) - set(int4)), "int4_layers": sorted(int4),
+            "float_layers": floats, "sample_fp32": reference, "sample_mixed": current,
+            "layer_sensitivity": sensitivity}
 
 
 def _count_layers(graph: onnx.ModelProto) -> int:

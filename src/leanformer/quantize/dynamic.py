@@ -11,6 +11,7 @@ manifest as the reason for the choice.
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,9 @@ class QuantizeConfig:
                                          "whose predictions agree with fp32 on --min-agreement of the dev sample.")
     embeddings: bool = option(False, "Also store the embedding tables in int8 (most of a small model's file; "
                                      "check the accuracy it costs).", flags=("--embeddings/--no-embeddings",))
+    int4_layers: list[int] = option(help="Comma-separated layer indices whose matrix weights are stored in 4 bits "
+                                         "(block-wise, weight-only: a smaller file; check the accuracy it costs).",
+                                    factory=list, parse=int_list)
     timing_examples: int = option(64, "Dev examples timed per variant (and per backend) when choosing.")
     timing_batch_size: int = option(1, "--backend auto: the batch size you will run (1 for single queries).")
     min_agreement: float = option(0.98, "--backend auto: least share of dev predictions equal to fp32's.")
@@ -96,7 +100,15 @@ def excluded_nodes(model: onnx.ModelProto, names: list[str], layers: list[int]) 
     return sorted(chosen)
 
 
-def quantize_file(source: Path, target: Path, variant: str, exclude: list[str], embeddings: bool = False) -> None:
+def quantize_file(source: Path, target: Path, variant: str, exclude: list[str], embeddings: bool = False,
+                  int4_layers: list[int] = ()) -> None:
+    """int8 with per-channel weights; ``int4_layers`` first get 4-bit weights (those MatMuls then stay out of int8)."""
+    if int4_layers:
+        with tempfile.TemporaryDirectory() as tmp:
+            staged = Path(tmp) / "int4.onnx"
+            _int4_weights(source, staged, int4_layers)
+            quantize_file(staged, target, variant, exclude, embeddings)
+        return
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     weight_type, ops = VARIANTS[variant]
@@ -106,6 +118,28 @@ def quantize_file(source: Path, target: Path, variant: str, exclude: list[str], 
                          reduce_range=False, weight_type=getattr(QuantType, weight_type),
                          nodes_to_exclude=exclude or None,
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True})
+
+
+#: 4-bit weights: one fp32 scale per block of this many input channels (symmetric, no zero points)
+INT4_BLOCK = 32
+
+
+def _int4_weights(source: Path, target: Path, layers: list[int]) -> None:
+    """Store the weights of the listed layers' MatMuls in 4 bits (ONNX Runtime's MatMulNBits, fp32 compute)."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    model = onnx.load(str(source))
+    weights = {i.name for i in model.graph.initializer}
+    matmuls = [n for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+    chosen = {n.name for n in matmuls if node_layer(n.name) in set(layers)}
+    missing = sorted(set(layers) - {node_layer(n) for n in chosen})
+    if missing:
+        raise LeanformerError(f"int4 layers {missing}: no matrix weights of these layers in the graph")
+    quantizer = MatMulNBitsQuantizer(model, bits=4, block_size=INT4_BLOCK, is_symmetric=True,
+                                     nodes_to_exclude=[n.name for n in matmuls if n.name not in chosen])
+    with quiet_logging():
+        quantizer.process()
+    onnx.save(quantizer.model.model, str(target))
 
 
 def _timing_inputs(model_dir: str, manifest, cfg: QuantizeConfig) -> list[dict]:
@@ -127,7 +161,8 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
         onnxruntime_only = [flag for flag, given in (("--variant", cfg.variant != "auto"),
                                                      ("--exclude-nodes", cfg.exclude_nodes),
                                                      ("--exclude-layers", cfg.exclude_layers),
-                                                     ("--embeddings", cfg.embeddings)) if given]
+                                                     ("--embeddings", cfg.embeddings),
+                                                     ("--int4-layers", cfg.int4_layers)) if given]
         if onnxruntime_only:
             raise LeanformerError(f"{', '.join(onnxruntime_only)}: ONNX Runtime options; --backend openvino "
                                   "quantizes every layer with NNCF (drop them, or use --backend onnxruntime)")
@@ -139,6 +174,9 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
         raise LeanformerError(f"{cfg.model}: expected an fp32 ONNX model, found {manifest.onnx.precision}")
     if cfg.variant != "auto" and cfg.variant not in VARIANTS:
         raise LeanformerError(f"unknown variant '{cfg.variant}'; expected auto or one of {', '.join(VARIANTS)}")
+    both = sorted(set(cfg.exclude_layers) & set(cfg.int4_layers))
+    if both:
+        raise LeanformerError(f"layers {both} are both kept in floating point and stored in 4 bits; choose one")
     exclude = excluded_nodes(onnx.load(str(source)), cfg.exclude_nodes, cfg.exclude_layers)
     candidates = list(VARIANTS) if cfg.variant == "auto" else [cfg.variant]
     timings: dict[str, float] = {}
@@ -147,7 +185,7 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
             inputs = _timing_inputs(cfg.model, manifest, cfg)
             for variant in candidates:
                 path = Path(scratch) / f"{variant}.onnx"
-                quantize_file(source, path, variant, exclude, cfg.embeddings)
+                quantize_file(source, path, variant, exclude, cfg.embeddings, cfg.int4_layers)
                 session = make_session(path, cfg.threads)
                 feeds = [session_inputs(session, x) for x in inputs]
                 timings[variant] = round(time_queries(lambda i: session.run(None, feeds[i]), len(feeds))["median_ms"], 4)
@@ -156,11 +194,12 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
         new_manifest = with_graph(manifest, precision="int8", quantization={
             "variant": best, "per_channel": True, "activations": "per-tensor dynamic uint8",
             "excluded_nodes": len(exclude), "embeddings": "int8" if cfg.embeddings else "fp32",
+            "int4_layers": cfg.int4_layers or None,
             "median_ms_by_variant": timings or None}).with_step(
             "quantize", source=str(cfg.model), variant=best, excluded_nodes=exclude,
             reason=(f"fastest of {len(timings)} variants measured on this CPU" if timings else "chosen by the user"))
-        write_onnx_model(cfg.model, cfg.output_dir, lambda path: quantize_file(source, path, best, exclude,
-                                                                               cfg.embeddings), new_manifest)
+        write_onnx_model(cfg.model, cfg.output_dir, lambda path: quantize_file(
+            source, path, best, exclude, cfg.embeddings, cfg.int4_layers), new_manifest)
     return {"output_dir": cfg.output_dir, "variant": best, "median_ms_by_variant": timings, "excluded_nodes": exclude}
 
 
