@@ -25,13 +25,24 @@ def leanformer_model(tiny_model, tmp_path, family, prune=False, task=None, multi
     return save_model(model, tok, manifest, tmp_path / f"{family}-model")
 
 
+@pytest.fixture(params=[True, False], ids=["skip-ln-fused", "skip-ln-apart"])
+def skip_ln_faster(request, monkeypatch):
+    """Whether this CPU's fused skip-LayerNorm measured faster (both outcomes, whatever the test machine's)."""
+    monkeypatch.setattr("leanformer.export.exporter.skip_layer_norm_timings",
+                        lambda hidden: {"fused_us": 1.0, "unfused_us": 2.0, "fuse": request.param})
+    return request.param
+
+
 @pytest.mark.parametrize("family", FAMILIES)
-def test_parity_and_fusions_per_family(tiny_model, tmp_path, family):
+def test_parity_and_fusions_per_family(tiny_model, tmp_path, family, skip_ln_faster):
     src = leanformer_model(tiny_model, tmp_path, family)
     result = export_model(ExportConfig(model=str(src), output_dir=str(tmp_path / "onnx")))
     assert result["parity_max_abs_diff"] < 1e-4
     fusions = result["fusions"]
-    assert fusions.get("SkipLayerNormalization", 0) >= 2
+    if skip_ln_faster:
+        assert fusions.get("SkipLayerNormalization", 0) >= 2
+    else:  # the residual Add and LayerNormalization stay apart; attention still fuses
+        assert "SkipLayerNormalization" not in fusions and fusions["LayerNormalization"] >= 4
     if family == "mpnet":
         assert "Attention" not in fusions and "relative-position bias" in result["note"]
     else:
@@ -50,7 +61,6 @@ def test_pruned_model_exports_with_fused_attention(tiny_model, tmp_path, family,
     result = export_model(ExportConfig(model=str(src), output_dir=str(tmp_path / "onnx")))
     assert result["parity_max_abs_diff"] < 1e-4
     assert result["fusions"]["Attention"] == 2  # 2 heads x 8 = 16 wide, hidden 32 (or 16 kept channels)
-    assert result["fusions"]["SkipLayerNormalization"] >= 2
 
 
 def test_mpnet_with_heads_pruned_per_layer_and_narrower_exports(tiny_model, tmp_path):

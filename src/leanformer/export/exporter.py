@@ -13,9 +13,10 @@ import torch
 from leanformer.data.features import collate, encode
 from leanformer.errors import LeanformerError
 from leanformer.export.graph import optimize_graph
+from leanformer.runtime.kernels import skip_layer_norm_timings
 from leanformer.models import load_model
 from leanformer.models.manifest import OnnxGraph
-from leanformer.models.anatomy import block_parts
+from leanformer.models.anatomy import block_parts, hidden_width
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import Example, task_for
 from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, OVERWRITE_HELP, option
@@ -121,9 +122,13 @@ def export_model(cfg: ExportConfig) -> dict:
             torch.onnx.export(wrapper, tuple(example[n] for n in names), str(raw), input_names=names,
                               output_names=["logits"], dynamic_axes=dynamic, opset_version=cfg.opset, dynamo=False)
         fusions: dict[str, int] = {}
+        kernels = None
         if cfg.optimize:
             heads, width = (0, 0) if standard else _heads_and_width(model)  # 0: let the optimizer detect them
-            fusions = optimize_graph(raw, tmp / ONNX_FILE, heads, width, prepare=not standard)
+            # the stock recipe fuses as the stock optimizer does; leanformer's fuses what is faster here
+            kernels = None if standard else {"skip_layer_norm": skip_layer_norm_timings(hidden_width(model))}
+            fusions = optimize_graph(raw, tmp / ONNX_FILE, heads, width, prepare=not standard,
+                                     skip_layer_norm=kernels is None or kernels["skip_layer_norm"]["fuse"])
             raw.unlink()
         else:
             raw.rename(tmp / ONNX_FILE)
@@ -142,7 +147,7 @@ def export_model(cfg: ExportConfig) -> dict:
         graph = OnnxGraph(file=ONNX_FILE, precision="fp32", inputs=names, fusions=fusions, opset=cfg.opset)
         dataclasses.replace(manifest, onnx=graph).with_step(
             "export", source=str(cfg.model), recipe=cfg.recipe, opset=cfg.opset, fusions=fusions, parity_max_abs_diff=diff,
-            parity_examples=len(features), note=note).write(tmp)
+            parity_examples=len(features), note=note, kernels_measured=kernels).write(tmp)
     info(f"exported {cfg.model} -> {cfg.output_dir}: fusions {fusions or 'none'}; parity max |diff| {diff:.2e}")
     return {"output_dir": cfg.output_dir, "fusions": fusions, "parity_max_abs_diff": diff, "note": note}
 

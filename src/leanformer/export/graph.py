@@ -55,20 +55,25 @@ def scale_scores_by_division(model: onnx.ModelProto) -> int:
     return rewritten
 
 
-def optimize_graph(source: Path, target: Path, num_heads: int, hidden_size: int, prepare: bool = True) -> dict[str, int]:
+def optimize_graph(source: Path, target: Path, num_heads: int, hidden_size: int, prepare: bool = True,
+                   skip_layer_norm: bool = True) -> dict[str, int]:
     """Fuse ``source`` into ``target``; returns how many of each fused operator the graph now has.
 
-    ``prepare`` applies the rewrite above first; without it this is the stock optimizer.
+    ``prepare`` applies the rewrite above first; without it this is the stock optimizer. ``skip_layer_norm``:
+    fuse residual Add + LayerNormalization into SkipLayerNormalization (see ``runtime.kernels``).
     """
     from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
 
     if prepare:
         model = onnx.load(str(source))
         scale_scores_by_division(model)
         onnx.save(model, str(source))
+    options = FusionOptions("bert")
+    options.enable_skip_layer_norm = options.enable_bias_skip_layer_norm = skip_layer_norm
     with quiet_logging():  # the optimizer logs every pattern it tries
         optimized = optimizer.optimize_model(str(source), model_type="bert", num_heads=num_heads,
-                                             hidden_size=hidden_size, opt_level=0)
+                                             hidden_size=hidden_size, opt_level=0, optimization_options=options)
     optimized.save_model_to_file(str(target))
     stats = optimized.get_fused_operator_statistics()
     return {op: stats[op] for op in FUSIONS if stats.get(op)}
