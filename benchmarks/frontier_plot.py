@@ -42,13 +42,13 @@ def main() -> None:
     parser.add_argument("--earlier", nargs="*", default=[], help="earlier bench reports to plot beside it")
     args = parser.parse_args()
     fig, ax = figure(8, 5)
-    for path, marker in zip([args.report, *(p for p in args.earlier if Path(p).exists())], "os^vD"):
+    for n, (path, marker) in enumerate(zip([args.report, *(p for p in args.earlier if Path(p).exists())], "os^vD")):
         path = Path(path)
         pts = read_points(path)
-        # a report is named by its run folder (RUNS/<run>/bench/report.json), a CSV by its file
+        # a report is named by its run and bench folders (RUNS/<run>/<bench>/report.json), a CSV by its file
         ax.plot([p[1] for p in pts], [p[2] for p in pts], marker, label=path.stem if path.suffix == ".csv"
-                else path.parent.parent.name)
-        for label, x, y in pts:
+                else f"{path.parent.parent.name}/{path.parent.name}")
+        for label, x, y in pts if n == 0 or path.suffix == ".csv" else []:  # earlier runs: markers only
             ax.annotate(label.replace("+ ", "")[:40], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=6)
         print("\n".join(f"{x:7.1f}x  {y:6.2f}  {label}" for label, x, y in pts))
     teacher = 100 * next(r for r in json.loads(Path(args.report).read_text())["rows"] if r["kind"] == "teacher")["metric"]

@@ -9,6 +9,7 @@ from leanformer.export import ExportConfig, export_model
 from leanformer.models import Manifest, load_for_task, save_model
 from leanformer.models.manifest import Structure
 from leanformer.models.structure import apply_structure
+from leanformer.runtime.onnx_model import layer_norm_apart
 from tests.conftest import FAMILIES
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "superglue"
@@ -43,6 +44,8 @@ def test_parity_and_fusions_per_family(tiny_model, tmp_path, family, skip_ln_fas
         assert fusions.get("SkipLayerNormalization", 0) >= 2
     else:  # the residual Add and LayerNormalization stay apart; attention still fuses
         assert "SkipLayerNormalization" not in fusions and fusions["LayerNormalization"] >= 4
+    # sessions learn from the manifest whether to keep ONNX Runtime from fusing it back
+    assert layer_norm_apart(Manifest.read(tmp_path / "onnx")) is not skip_ln_faster
     if family == "mpnet":
         assert "Attention" not in fusions and "relative-position bias" in result["note"]
     else:

@@ -122,17 +122,18 @@ def export_model(cfg: ExportConfig) -> dict:
             torch.onnx.export(wrapper, tuple(example[n] for n in names), str(raw), input_names=names,
                               output_names=["logits"], dynamic_axes=dynamic, opset_version=cfg.opset, dynamo=False)
         fusions: dict[str, int] = {}
-        kernels = None
+        kernels, apart = None, False
         if cfg.optimize:
             heads, width = (0, 0) if standard else _heads_and_width(model)  # 0: let the optimizer detect them
             # the stock recipe fuses as the stock optimizer does; leanformer's fuses what is faster here
             kernels = None if standard else {"skip_layer_norm": skip_layer_norm_timings(hidden_width(model))}
+            apart = kernels is not None and not kernels["skip_layer_norm"]["fuse"]
             fusions = optimize_graph(raw, tmp / ONNX_FILE, heads, width, prepare=not standard,
-                                     skip_layer_norm=kernels is None or kernels["skip_layer_norm"]["fuse"])
+                                     skip_layer_norm=not apart)
             raw.unlink()
         else:
             raw.rename(tmp / ONNX_FILE)
-        session = make_session(tmp / ONNX_FILE)
+        session = make_session(tmp / ONNX_FILE, layer_norm_apart=apart)
         diff = parity(session, model, features, tokenizer.pad_token_id, manifest.multiple_choice)
         if diff > cfg.tolerance:
             raise LeanformerError(f"ONNX export of {cfg.model} does not match PyTorch: max |logit difference| "

@@ -24,7 +24,7 @@ from leanformer.models import Manifest
 from leanformer.models.loading import load_tokenizer
 from leanformer.quantize.backends import choose_backend
 from leanformer.quantize.openvino import OpenVinoConfig, to_openvino
-from leanformer.runtime.onnx_model import read_onnx_model, with_graph, write_onnx_model
+from leanformer.runtime.onnx_model import layer_norm_apart, read_onnx_model, with_graph, write_onnx_model
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import task_for
 from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, OVERWRITE_HELP, int_list, option, str_list
@@ -186,7 +186,7 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
             for variant in candidates:
                 path = Path(scratch) / f"{variant}.onnx"
                 quantize_file(source, path, variant, exclude, cfg.embeddings, cfg.int4_layers)
-                session = make_session(path, cfg.threads)
+                session = make_session(path, cfg.threads, layer_norm_apart=layer_norm_apart(manifest))
                 feeds = [session_inputs(session, x) for x in inputs]
                 timings[variant] = round(time_queries(lambda i: session.run(None, feeds[i]), len(feeds))["median_ms"], 4)
                 info(f"quantize: variant {variant}: {timings[variant]:.3f} ms median per query")

@@ -39,3 +39,9 @@ def write_onnx_model(source_dir: str | Path, output_dir: str | Path, build, mani
 def with_graph(manifest: Manifest, **changes) -> Manifest:
     """``manifest`` with its ONNX graph section changed (precision, quantization, provider)."""
     return dataclasses.replace(manifest, onnx=dataclasses.replace(manifest.onnx, **changes))
+
+
+def layer_norm_apart(manifest: Manifest) -> bool:
+    """Whether the export kept skip-LayerNorm unfused because that measured faster (``runtime.kernels``)."""
+    export = next((step for step in reversed(manifest.lineage) if step.get("step") == "export"), {})
+    return not ((export.get("kernels_measured") or {}).get("skip_layer_norm") or {}).get("fuse", True)

@@ -18,7 +18,7 @@ from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, load_model
 from leanformer.models.loading import load_tokenizer
 from leanformer.runtime.ctranslate2_backend import CTranslate2Backend
-from leanformer.runtime.onnx_model import read_onnx_model
+from leanformer.runtime.onnx_model import layer_norm_apart, read_onnx_model
 from leanformer.runtime.openvino_backend import OpenVinoBackend
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import Example
@@ -30,7 +30,8 @@ from leanformer.utils.progress import quiet_logging
 class OnnxBackend:
     def __init__(self, model_dir: str, threads: int | None, provider: str | None):
         path, manifest = read_onnx_model(model_dir)
-        self.session = make_session(path, threads, provider or manifest.onnx.provider or "CPUExecutionProvider")
+        self.session = make_session(path, threads, provider or manifest.onnx.provider or "CPUExecutionProvider",
+                                    layer_norm_apart(manifest))
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
         return self.session.run(None, session_inputs(self.session, {k: v.numpy() for k, v in batch.items()}))[0]

@@ -10,7 +10,10 @@ from leanformer.errors import LeanformerError
 from leanformer.runtime.kernels import SKIP_LAYER_NORM_FUSION
 
 
-def make_session(path: str | Path, threads: int | None = None, provider: str = "CPUExecutionProvider"):
+def make_session(path: str | Path, threads: int | None = None, provider: str = "CPUExecutionProvider",
+                 layer_norm_apart: bool = False):
+    """``layer_norm_apart``: the export left skip-LayerNorm unfused by measurement; ONNX Runtime must not fuse
+    it back when loading (CPU)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -22,8 +25,7 @@ def make_session(path: str | Path, threads: int | None = None, provider: str = "
         raise LeanformerError(f"ONNX Runtime provider {provider} is not available here "
                               f"(available: {', '.join(ort.get_available_providers())})")
     try:
-        # an unfused skip-LayerNorm was left so by measurement (runtime.kernels): keep it unfused on CPUs
-        disabled = [SKIP_LAYER_NORM_FUSION] if provider == "CPUExecutionProvider" else None
+        disabled = [SKIP_LAYER_NORM_FUSION] if layer_norm_apart and provider == "CPUExecutionProvider" else None
         return ort.InferenceSession(str(path), options, providers=[provider], disabled_optimizers=disabled)
     except Exception as e:  # ORT raises its own exception types for unreadable or invalid models
         raise LeanformerError(f"{path}: ONNX Runtime cannot load this model ({str(e).splitlines()[0]})") from None
