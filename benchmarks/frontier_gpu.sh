@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LF=${LF:-.venv/bin/leanformer}
 RUNS=${RUNS:-${LEANFORMER_CACHE:-$HOME/.cache/leanformer}/runs}
-STEPS=${STEPS:-l6 h384 l4 aug2 more576 more384}
+STEPS=${STEPS:-l6 h384 l4 aug2 more576 more384 h448}
 TEACHER=${TEACHER:-$RUNS/vitaminc-mpnet-teacher}
 F=$RUNS/frontier-gpu
 COMMON=(--batch-size 32 --seed 42 --resume --hidden-weight 1 --attention-weight 1 --teacher "$TEACHER")
@@ -38,3 +38,7 @@ step more576 "$F/l6-h576-a9-f2304-more/leanformer.json" $LF distill --teacher "$
 step more384 "$F/l6-h384-a6-f1536-more/leanformer.json" $LF distill --teacher "$TEACHER" \
     --student "$F/l6-h384-a6-f1536" --epochs 2 --lr 5e-5 --hidden-weight 1 --attention-weight 1 --batch-size 32 \
     --seed 43 --resume -o "$F/l6-h384-a6-f1536-more"
+# target 2 with room to spare on speed (6 x 384 ran at ~55x once skip-LayerNorm stayed apart): a wider cut,
+# 576 -> 448 (7 heads, 1792 FFN), 3 epochs, from the 576-wide step
+step h448 "$F/l6-h448-a7-f1792/leanformer.json" $LF prune -m "$F/l6-h384-a6-f1536-step1" --hidden 448 --heads 7 \
+    --ffn 1792 --lr 1e-4 --epochs 3 -o "$F/l6-h448-a7-f1792" "${COMMON[@]}"
