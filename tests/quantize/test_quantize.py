@@ -94,8 +94,7 @@ def test_int4_layers_store_their_matrix_weights_in_4_bits(trained_toy, tmp_path)
     nodes = onnx.load(str(small / "model.onnx")).graph.node
     four_bit = [n.name for n in nodes if n.op_type == "MatMulNBits"]
     assert four_bit and all("layer.1/" in n for n in four_bit)  # only layer 1's, and layer 0 is still int8
-    assert any(n.op_type == "DynamicQuantizeMatMul" and "layer.0/" in n.name for n in nodes) or \
-        any(n.op_type == "MatMulInteger" and "layer.0/" in n.name for n in nodes)
+    assert {n.op_type for n in nodes if "layer.0/" in n.name} & {"DynamicQuantizeMatMul", "MatMulInteger"}
     assert (small / "model.onnx").stat().st_size < (plain / "model.onnx").stat().st_size
     assert json.loads((small / "leanformer.json").read_text())["onnx"]["quantization"]["int4_layers"] == [1]
     examples = dev(trained_toy["data"])

@@ -13,10 +13,10 @@ import torch
 from leanformer.data.features import collate, encode
 from leanformer.errors import LeanformerError
 from leanformer.export.graph import optimize_graph
-from leanformer.runtime.kernels import skip_layer_norm_timings
 from leanformer.models import load_model
 from leanformer.models.manifest import OnnxGraph
 from leanformer.models.anatomy import block_parts, hidden_width
+from leanformer.runtime.kernels import skip_layer_norm_timings
 from leanformer.runtime.session import make_session, session_inputs
 from leanformer.tasks import Example, task_for
 from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, OVERWRITE_HELP, option

@@ -131,8 +131,9 @@ def _int4_weights(source: Path, target: Path, layers: list[int]) -> None:
     model = onnx.load(str(source))
     weights = {i.name for i in model.graph.initializer}
     matmuls = [n for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
-    chosen = {n.name for n in matmuls if node_layer(n.name) in set(layers)}
-    missing = sorted(set(layers) - {node_layer(n) for n in chosen})
+    wanted = set(layers)
+    chosen = {n.name for n in matmuls if node_layer(n.name) in wanted}
+    missing = sorted(wanted - {node_layer(n) for n in chosen})
     if missing:
         raise LeanformerError(f"int4 layers {missing}: no matrix weights of these layers in the graph")
     quantizer = MatMulNBitsQuantizer(model, bits=4, block_size=INT4_BLOCK, is_symmetric=True,
@@ -183,10 +184,11 @@ def quantize_model(cfg: QuantizeConfig) -> dict:
     with scratch_dir(cfg.output_dir) as scratch:
         if len(candidates) > 1:
             inputs = _timing_inputs(cfg.model, manifest, cfg)
+            apart = layer_norm_apart(manifest)
             for variant in candidates:
                 path = Path(scratch) / f"{variant}.onnx"
                 quantize_file(source, path, variant, exclude, cfg.embeddings, cfg.int4_layers)
-                session = make_session(path, cfg.threads, layer_norm_apart=layer_norm_apart(manifest))
+                session = make_session(path, cfg.threads, layer_norm_apart=apart)
                 feeds = [session_inputs(session, x) for x in inputs]
                 timings[variant] = round(time_queries(lambda i: session.run(None, feeds[i]), len(feeds))["median_ms"], 4)
                 info(f"quantize: variant {variant}: {timings[variant]:.3f} ms median per query")
