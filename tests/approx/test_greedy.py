@@ -1,14 +1,17 @@
 """The greedy loop respects its budget, and its model is physically smaller, exports and reloads."""
 
+import dataclasses
 import json
 
 import pytest
 
 from leanformer.approx import AnalyzeConfig, ApproximateConfig, analyze, approximate
 from leanformer.approx.components import Component
-from leanformer.approx.greedy import greedy, order
+from leanformer.approx.greedy import greedy, order, uniform_peer
+from leanformer.errors import LeanformerError
 from leanformer.export import ExportConfig, export_model
 from leanformer.models import load_model
+from leanformer.models.structure import current_structure
 
 
 class FakeScorer:
@@ -39,6 +42,12 @@ def test_goals_visit_kinds_in_their_own_order():
     assert [c.kind for c in order(rows, "accurate")] == ["attention", "group"]
 
 
+def test_uniform_peer_spreads_the_kept_heads_and_neurons_evenly():
+    # a removed attention block counts as 0 heads, a removed FFN as 0 neurons; at least one of each stays
+    assert uniform_peer({"heads_per_layer": [0, 4, 4, 3], "ffn_per_layer": [8, 8, 0, 5]}) == {"heads": 3, "ffn": 5}
+    assert uniform_peer({"heads_per_layer": [0, 0], "ffn_per_layer": [0, 1]}) == {"heads": 1, "ffn": 1}
+
+
 def _cfg(cls, trained, out, **kw):
     return cls(model=str(trained), output_dir=str(out), examples=64, group_size=16, batch_size=32, bf16=False,
                threads=1, show_progress=False, **kw)
@@ -67,6 +76,7 @@ def test_approximated_model_is_smaller_within_budget_and_exports(trained_toy, tm
     assert result["sample_after"]["metric"] >= result["sample_before"]["metric"] * 0.95
     assert result["removed"] and result["parameters"] < result["parameters_before"]
     model, _, manifest = load_model(tmp_path / goal)
+    assert result["uniform_peer"] == uniform_peer(current_structure(model))
     assert manifest.lineage[-2]["step"] == "approximate" and manifest.metrics["dev"]["accuracy"] >= 0
     exported = export_model(ExportConfig(model=str(tmp_path / goal), output_dir=str(tmp_path / f"{goal}-onnx")))
     assert exported["parity_max_abs_diff"] < 1e-4
@@ -84,3 +94,20 @@ def test_tolerant_layers_get_approximate_attention_that_survives_reload(trained_
     from leanformer.models.anatomy import block_parts
 
     assert block_parts(model)[layer].attention.approximate_attention["k"] == 2
+
+
+def test_an_analysis_serves_another_goal_and_is_refused_when_measured_otherwise(trained_toy, tmp_path):
+    analysis = tmp_path / "sig"
+    analyze(_cfg(AnalyzeConfig, trained_toy["torch"], analysis))
+    rows = (analysis / "progress.jsonl").read_text().splitlines()
+    with pytest.raises(LeanformerError, match=r"examples 64 \(this run: 32\)"):
+        analyze(dataclasses.replace(_cfg(AnalyzeConfig, trained_toy["torch"], analysis), examples=32))
+    approximate(_cfg(ApproximateConfig, trained_toy["torch"], tmp_path / "acc", goal="accurate",
+                     analysis=str(analysis)))
+    assert (analysis / "progress.jsonl").read_text().splitlines() == rows  # every row reused, none measured again
+    assert not (tmp_path / "acc-significance").exists()
+    with pytest.raises(LeanformerError, match="group_size 16 \\(this run: 8\\)"):
+        approximate(dataclasses.replace(_cfg(ApproximateConfig, trained_toy["torch"], tmp_path / "f", goal="faster",
+                                             analysis=str(analysis)), group_size=8))
+    with pytest.raises(LeanformerError, match="not a leanformer analysis folder"):
+        approximate(_cfg(ApproximateConfig, trained_toy["torch"], tmp_path / "g", analysis=str(tmp_path)))

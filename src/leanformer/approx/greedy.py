@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 from leanformer.approx.components import Component, removal
-from leanformer.approx.significance import AnalyzeConfig, significance, start, write_table
+from leanformer.approx.significance import AnalyzeConfig, progress_file, significance, start, write_table
 from leanformer.distill.redistill import redistill
 from leanformer.errors import LeanformerError
 from leanformer.models import count_parameters, save_model
@@ -24,7 +25,7 @@ from leanformer.models.structure import apply_structure, compose, current_struct
 from leanformer.training.loop import score_split
 from leanformer.training.options import TrainOptions
 from leanformer.utils.config import option
-from leanformer.utils.paths import check_output, prepare_output_dir
+from leanformer.utils.paths import check_output, is_leanformer_output, prepare_output_dir
 from leanformer.utils.progress import ProgressBar, info
 
 GOALS = {"faster": ("attention", "ffn", "head", "group"), "smaller": ("ffn", "group", "attention", "head"),
@@ -44,6 +45,9 @@ class ApproximateConfig(AnalyzeConfig):
     attention: str | None = option(None, "Then approximate the attention of every layer that tolerates it within "
                                          "the budget: sign_match or hard (top-k keys per query).")
     attention_k: int = option(16, "Keys each query attends to with --attention.")
+    analysis: str | None = option(None, "Folder of an earlier analysis of this model (leanformer analyze, or another "
+                                        "goal's OUTPUT-significance) with the same settings: its rows are reused "
+                                        "and completed there (default: OUTPUT-significance).")
 
 
 def order(rows: list[dict], goal: str) -> list[Component]:
@@ -101,6 +105,14 @@ def approximate_attention(model, scorer, rows: list[dict], removed: set[Componen
     return chosen, current
 
 
+def uniform_peer(summary: dict) -> dict:
+    """The pruning step's model at equal cost: as many heads and FFN neurons in all as the approximated model,
+    the same number in every layer, so the two compare at (nearly) equal latency."""
+    layers = len(summary["heads_per_layer"])
+    return {"heads": max(1, round(sum(summary["heads_per_layer"]) / layers)),
+            "ffn": max(1, round(sum(summary["ffn_per_layer"]) / layers))}
+
+
 def approximate(cfg: ApproximateConfig) -> dict:
     """Analyse (tables in OUTPUT-significance), remove greedily, save the smaller model to OUTPUT."""
     if cfg.goal not in GOALS:
@@ -110,10 +122,13 @@ def approximate(cfg: ApproximateConfig) -> dict:
     if not 0 <= cfg.budget < 1:
         raise LeanformerError(f"budget is a relative metric drop in [0, 1), got {cfg.budget}")
     check_output(cfg.output_dir, [cfg.model, cfg.data_dir], cfg.overwrite)
-    # the analysis is an output of its own, beside the model, and resumes if the run is interrupted
-    tables = prepare_output_dir(f"{cfg.output_dir}-significance", [cfg.model, cfg.data_dir], resumable=True)
+    # the analysis is an output of its own, beside the model (or the given one), and resumes if interrupted
+    if cfg.analysis is not None and not is_leanformer_output(cfg.analysis):
+        raise LeanformerError(f"{cfg.analysis}: not a leanformer analysis folder (leanformer analyze -o FOLDER)")
+    tables = (Path(cfg.analysis) if cfg.analysis is not None else
+              prepare_output_dir(f"{cfg.output_dir}-significance", [cfg.model, cfg.data_dir], resumable=True))
     model, tokenizer, manifest, task, scorer, found = start(cfg)
-    analysis = significance(model, scorer, found, cfg.group_size, tables / "progress.jsonl", cfg.show_progress)
+    analysis = significance(model, scorer, found, cfg.group_size, progress_file(tables, scorer), cfg.show_progress)
     write_table(tables, {"model": cfg.model, "metric": task.primary_metric, "examples": len(scorer.examples),
                          "group_size": cfg.group_size, **analysis})
     removed, base, final = greedy(scorer, order(analysis["rows"], cfg.goal), cfg.goal, cfg.budget, cfg.show_progress)
@@ -133,11 +148,12 @@ def approximate(cfg: ApproximateConfig) -> dict:
                "group_size": cfg.group_size, "removed": sorted(c.name for c in removed),
                "approximate_attention": attention or None,
                "sample_before": base, "sample_after": final, "heads_per_layer": summary["heads_per_layer"],
-               "ffn_per_layer": summary["ffn_per_layer"], "parameters_before": count_parameters(model),
-               "parameters": count_parameters(smaller)}
+               "ffn_per_layer": summary["ffn_per_layer"], "uniform_peer": uniform_peer(summary),
+               "parameters_before": count_parameters(model), "parameters": count_parameters(smaller)}
     info(f"approximate ({cfg.goal}): removed {len(removed)} components; sample {task.primary_metric} "
          f"{base['metric']:.4f} -> {final['metric']:.4f}; {details['parameters_before'] / 1e6:.2f}M -> "
-         f"{details['parameters'] / 1e6:.2f}M parameters")
+         f"{details['parameters'] / 1e6:.2f}M parameters; uniform pruning at equal cost: leanformer prune -m "
+         f"{cfg.model} --heads {details['uniform_peer']['heads']} --ffn {details['uniform_peer']['ffn']}")
     approximated = dataclasses.replace(manifest, structure=structure).with_step("approximate", **details)
     cfg = scorer.cfg  # with the model's own input length resolved
     if cfg.redistill_epochs:
@@ -152,4 +168,5 @@ def approximate(cfg: ApproximateConfig) -> dict:
         save_model(smaller, tokenizer, approximated.with_step("score", metrics=metrics), cfg.output_dir)
         result = {"output_dir": cfg.output_dir, "metrics": metrics}
     return {**result, "removed": details["removed"], "sample_before": base, "sample_after": final,
-            "parameters": details["parameters"], "parameters_before": details["parameters_before"]}
+            "parameters": details["parameters"], "parameters_before": details["parameters_before"],
+            "uniform_peer": details["uniform_peer"]}

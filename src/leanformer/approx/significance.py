@@ -2,7 +2,8 @@
 component alone is removed, measured on a seeded sample of the training split.
 
 Decisions rest on measured loss, never on the split that is reported. The table is written as the
-analysis goes (``progress.jsonl``), so an interrupted run resumes where it stopped.
+analysis goes (``progress.jsonl``), so an interrupted run resumes where it stopped, and ``settings.json``
+says how its rows were measured, so a resumed or reused analysis never mixes rows from another sample.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import io
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -87,6 +89,27 @@ def start(cfg: AnalyzeConfig):
     return model, tokenizer, manifest, task, Scorer(model, tokenizer, task, cfg, bf16), found
 
 
+def progress_file(folder: Path, scorer: Scorer) -> Path:
+    """The folder's ``progress.jsonl``, once its ``settings.json`` shows its rows were measured as this run
+    measures (same model, sample, group size, length and numerics); a new folder records this run's settings."""
+    cfg = scorer.cfg
+    wanted = {"model": str(Path(cfg.model).resolve()), "examples": cfg.examples, "seed": cfg.seed,
+              "group_size": cfg.group_size, "max_length": cfg.max_length, "bf16": scorer.bf16}
+    settings, progress = folder / "settings.json", folder / "progress.jsonl"
+    if settings.exists():
+        found = json.loads(settings.read_text(encoding="utf-8"))
+        differ = [f"{k} {found.get(k)!r} (this run: {v!r})" for k, v in wanted.items() if found.get(k) != v]
+        if differ:
+            raise LeanformerError(f"{folder}: its significance rows were measured with {', '.join(differ)}; "
+                                  "use another folder, the same settings, or --overwrite")
+    elif progress.exists():
+        raise LeanformerError(f"{folder}: {progress.name} without {settings.name}: its rows cannot be checked "
+                              "against this run's settings; use another folder or --overwrite")
+    else:
+        atomic_write_text(settings, json.dumps(wanted, indent=2) + "\n")
+    return progress
+
+
 def significance(model, scorer: Scorer, found: list[Component], group_size: int, progress_file=None,
                  show_progress: bool = True) -> dict:
     """The base measurement and one row per component (loss and metric change when it alone is removed)."""
@@ -119,7 +142,7 @@ def analyze(cfg: AnalyzeConfig) -> dict:
     out = prepare_output_dir(cfg.output_dir, [cfg.model, cfg.data_dir], cfg.overwrite, resumable=True)
     model, _, manifest, task, scorer, found = start(cfg)
     info(f"analyze: {len(found)} components on {len(scorer.examples)} training examples")
-    result = significance(model, scorer, found, cfg.group_size, out / "progress.jsonl", cfg.show_progress)
+    result = significance(model, scorer, found, cfg.group_size, progress_file(out, scorer), cfg.show_progress)
     result = {"model": cfg.model, "metric": task.primary_metric, "examples": len(scorer.examples),
               "group_size": cfg.group_size, **result}
     write_table(out, result)
