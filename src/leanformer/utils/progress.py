@@ -57,13 +57,20 @@ class ProgressBar:
     def _log_line(self) -> None:
         elapsed = time.monotonic() - self._start
         done = f"{self.done / 1e6:.0f}/{self.total / 1e6:.0f} MB" if self.unit == "bytes" else f"{self.done}/{self.total}"
-        print(f"[{self.description}] {done} {elapsed:.0f}s {self.status}", file=sys.stderr, flush=True)
+        # the rate so far, projected over what is left: a log reader sees when a long job should end
+        eta = f" eta {_clock(elapsed / self.done * (self.total - self.done))}" if 0 < self.done < self.total else ""
+        print(f"[{self.description}] {done} {elapsed:.0f}s{eta} {self.status}", file=sys.stderr, flush=True)
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:
             self._progress.__exit__(*exc)
         elif not self._quiet:
             self._log_line()
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
 
 
 def info(message: str) -> None:

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Approximate computing on VitaminC (issue: approximate computing), from one starting model: one significance
+# analysis on a training sample, one model per goal (faster, smaller, accurate; each re-distilled from the
+# starting model), the uniform pruning step at equal cost beside faster and smaller (as many heads and FFN
+# neurons in all, the same in every layer, re-distilled the same way), then all of them in one `leanformer bench`.
+#   START=.../vitaminc-mpnet-teacher NAME=teacher benchmarks/approx.sh     (the default)
+#   START=.../frontier-gpu/l6 NAME=l6 benchmarks/approx.sh                 (a distilled student)
+# Every step is resumable; a finished step is skipped. STEPS limits what runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LF=${LF:-.venv/bin/leanformer}
+PY=${PY:-.venv/bin/python}
+RUNS=${RUNS:-${LEANFORMER_CACHE:-$HOME/.cache/leanformer}/runs}
+TEACHER=${TEACHER:-$RUNS/vitaminc-mpnet-teacher}
+START=${START:-$TEACHER}
+NAME=${NAME:-teacher}
+STEPS=${STEPS:-analyze faster smaller accurate uniform-faster uniform-smaller bench}
+A=$RUNS/approx-$NAME
+SAMPLE=(--examples "${EXAMPLES:-2000}" --group-size 512 --seed 42)
+EPOCHS=${EPOCHS:-1}
+SUBSET=(${LIMIT:+--train-limit "$LIMIT"})  # LIMIT=N distils on N training examples (a quick look)
+
+source benchmarks/steps.sh
+
+step analyze "$A/significance/significance.json" $LF analyze -m "$START" "${SAMPLE[@]}" -o "$A/significance"
+for goal in faster smaller accurate; do
+    step $goal "$A/$goal/leanformer.json" $LF approximate -m "$START" --goal $goal --analysis "$A/significance" \
+        "${SAMPLE[@]}" --budget 0.005 --redistill-epochs "$EPOCHS" "${SUBSET[@]}" -o "$A/$goal"
+done
+# the peer at equal cost, read from the approximated model's lineage
+peer() { $PY -c 'import json, sys; s = next(e for e in json.load(open(sys.argv[1]))["lineage"] if e["step"] == "approximate")
+print(s["uniform_peer"]["heads"], s["uniform_peer"]["ffn"])' "$A/$1/leanformer.json"; }
+for goal in faster smaller; do
+    if [[ " $STEPS " == *" uniform-$goal "* ]]; then
+        read -r heads ffn < <(peer $goal)
+        step uniform-$goal "$A/uniform-$goal/leanformer.json" $LF prune -m "$START" --heads "$heads" --ffn "$ffn" \
+            --epochs "$EPOCHS" --seed 42 --resume "${SUBSET[@]}" -o "$A/uniform-$goal"
+    fi
+done
+step bench "$A/bench/report.md" $LF bench --teacher "$TEACHER" --student "$START" \
+    --pruned "$A/uniform-faster,$A/uniform-smaller" --approximated "$A/faster,$A/smaller,$A/accurate" \
+    --output "$A/bench" --timing-examples 200 --overwrite
