@@ -101,10 +101,10 @@ def progress_file(folder: Path, scorer: Scorer) -> Path:
         differ = [f"{k} {found.get(k)!r} (this run: {v!r})" for k, v in wanted.items() if found.get(k) != v]
         if differ:
             raise LeanformerError(f"{folder}: its significance rows were measured with {', '.join(differ)}; "
-                                  "use another folder, the same settings, or --overwrite")
+                                  "use another folder or the same settings (leanformer analyze --overwrite starts it anew)")
     elif progress.exists():
         raise LeanformerError(f"{folder}: {progress.name} without {settings.name}: its rows cannot be checked "
-                              "against this run's settings; use another folder or --overwrite")
+                              "against this run's settings; use another folder (leanformer analyze --overwrite starts it anew)")
     else:
         atomic_write_text(settings, json.dumps(wanted, indent=2) + "\n")
     return progress
