@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leanformer.approx.components import Component, removal
-from leanformer.approx.significance import AnalyzeConfig, progress_file, significance, start, write_table
+from leanformer.approx.significance import AnalyzeConfig, significance, start, write_table
 from leanformer.distill.redistill import redistill
 from leanformer.errors import LeanformerError
 from leanformer.models import count_parameters, save_model
@@ -128,7 +128,7 @@ def approximate(cfg: ApproximateConfig) -> dict:
     tables = (Path(cfg.analysis) if cfg.analysis is not None else
               prepare_output_dir(f"{cfg.output_dir}-significance", [cfg.model, cfg.data_dir], resumable=True))
     model, tokenizer, manifest, task, scorer, found = start(cfg)
-    analysis = significance(model, scorer, found, cfg.group_size, progress_file(tables, scorer), cfg.show_progress)
+    analysis = significance(model, scorer, found, cfg.group_size, tables, cfg.show_progress)
     write_table(tables, {"model": cfg.model, "metric": task.primary_metric, "examples": len(scorer.examples),
                          "group_size": cfg.group_size, **analysis})
     removed, base, final = greedy(scorer, order(analysis["rows"], cfg.goal), cfg.goal, cfg.budget, cfg.show_progress)

@@ -89,7 +89,7 @@ def start(cfg: AnalyzeConfig):
     return model, tokenizer, manifest, task, Scorer(model, tokenizer, task, cfg, bf16), found
 
 
-def progress_file(folder: Path, scorer: Scorer) -> Path:
+def _progress_file(folder: Path, scorer: Scorer) -> Path:
     """The folder's ``progress.jsonl``, once its ``settings.json`` shows its rows were measured as this run
     measures (same model, sample, group size, length and numerics); a new folder records this run's settings."""
     cfg = scorer.cfg
@@ -100,22 +100,24 @@ def progress_file(folder: Path, scorer: Scorer) -> Path:
         found = json.loads(settings.read_text(encoding="utf-8"))
         differ = [f"{k} {found.get(k)!r} (this run: {v!r})" for k, v in wanted.items() if found.get(k) != v]
         if differ:
-            raise LeanformerError(f"{folder}: its significance rows were measured with {', '.join(differ)}; "
-                                  "use another folder or the same settings (leanformer analyze --overwrite starts it anew)")
+            raise LeanformerError(f"{folder}: its significance rows were measured with {', '.join(differ)}; use "
+                                  "another folder or the same settings (leanformer analyze --overwrite starts it anew)")
     elif progress.exists():
-        raise LeanformerError(f"{folder}: {progress.name} without {settings.name}: its rows cannot be checked "
-                              "against this run's settings; use another folder (leanformer analyze --overwrite starts it anew)")
+        raise LeanformerError(f"{folder}: {progress.name} without {settings.name}: its rows cannot be checked against "
+                              "this run's settings; use another folder (leanformer analyze --overwrite starts it anew)")
     else:
         atomic_write_text(settings, json.dumps(wanted, indent=2) + "\n")
     return progress
 
 
-def significance(model, scorer: Scorer, found: list[Component], group_size: int, progress_file=None,
+def significance(model, scorer: Scorer, found: list[Component], group_size: int, folder: Path,
                  show_progress: bool = True) -> dict:
-    """The base measurement and one row per component (loss and metric change when it alone is removed)."""
+    """The base measurement and one row per component (loss and metric change when it alone is removed); rows
+    already in ``folder`` (measured with the same settings) are reused, new ones appended there."""
     done = {}
-    if progress_file is not None and progress_file.exists():
-        for line in progress_file.read_text(encoding="utf-8").splitlines():
+    progress = _progress_file(folder, scorer)
+    if progress.exists():
+        for line in progress.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             done[(row["layer"], row["kind"], row["index"])] = row
     base = scorer(set())
@@ -128,9 +130,8 @@ def significance(model, scorer: Scorer, found: list[Component], group_size: int,
                 row = {"layer": c.layer, "kind": c.kind, "index": c.index, "component": c.name, **measured,
                        "loss_change": measured["loss"] - base["loss"], "metric_change": measured["metric"] - base["metric"],
                        **cost(model, c, group_size)}
-                if progress_file is not None:
-                    with progress_file.open("a", encoding="utf-8") as f:
-                        f.write(json.dumps(row) + "\n")
+                with progress.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
             rows.append(row)
             bar.advance(1)
     rows.sort(key=lambda r: r["loss_change"])  # least significant first
@@ -142,7 +143,7 @@ def analyze(cfg: AnalyzeConfig) -> dict:
     out = prepare_output_dir(cfg.output_dir, [cfg.model, cfg.data_dir], cfg.overwrite, resumable=True)
     model, _, manifest, task, scorer, found = start(cfg)
     info(f"analyze: {len(found)} components on {len(scorer.examples)} training examples")
-    result = significance(model, scorer, found, cfg.group_size, progress_file(out, scorer), cfg.show_progress)
+    result = significance(model, scorer, found, cfg.group_size, out, cfg.show_progress)
     result = {"model": cfg.model, "metric": task.primary_metric, "examples": len(scorer.examples),
               "group_size": cfg.group_size, **result}
     write_table(out, result)
