@@ -127,3 +127,15 @@ def test_a_model_that_answers_one_class_is_flagged(tiny_model, toy_dataset, tmp_
     assert "same class for every dev example" in result["warnings"][0]
     lineage = json.loads((tmp_path / "out" / "leanformer.json").read_text())["lineage"][-1]
     assert lineage["warnings"] == result["warnings"] and lineage["config"]["learning_rate"] == 1e-4  # 32 wide
+
+
+# 2 epochs x 3 steps; each epoch's end saves anyway
+@pytest.mark.parametrize("minutes, saves", [(1e6, [3, 6]), (0.0, [1, 2, 3, 3, 4, 5, 6, 6])])
+def test_checkpoints_follow_the_clock_as_well_as_the_step_count(tiny_model, toy_dataset, tmp_path, monkeypatch,
+                                                                minutes, saves):
+    calls = []
+    real_save = trainer_module._save_checkpoint
+    monkeypatch.setattr(trainer_module, "_save_checkpoint", lambda *a: (calls.append(a[-1].global_step), real_save(*a)))
+    train(config(tiny_model("bert"), toy_dataset, tmp_path / "out", epochs=2, batch_size=48, train_limit=144,
+                 checkpoint_every=1000, checkpoint_minutes=minutes))
+    assert calls == saves

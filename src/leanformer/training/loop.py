@@ -191,7 +191,8 @@ def fit(run: Run) -> dict:
                 loss_ema = loss.item() if loss_ema is None else 0.98 * loss_ema + 0.02 * loss.item()
                 rate = seen / (time.perf_counter() - started)
                 bar.advance(1, f"loss {loss_ema:.4f} | {rate:.1f} ex/s | lr {scheduler.get_last_lr()[0]:.2e}")
-                if state.global_step % opts.checkpoint_every == 0:
+                if (state.global_step % opts.checkpoint_every == 0
+                        or time.perf_counter() - started >= 60 * opts.checkpoint_minutes):
                     state.train_seconds += time.perf_counter() - started
                     seen, started = 0, time.perf_counter()
                     _save_checkpoint(checkpoint, trainable, optimizer, scheduler, state)

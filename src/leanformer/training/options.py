@@ -29,6 +29,9 @@ class TrainOptions:
     eval_limit: int | None = option(None, "Evaluate on the first N dev/test examples only.")
     eval_batch_size: int = option(64, "Batch size for evaluation.")
     checkpoint_every: int = option(200, "Save a resumable checkpoint every N optimizer steps.")
+    checkpoint_minutes: float = option(10.0, "Also save one when this many minutes have passed since the "
+                                             "last: a stop loses at most this much (200 steps of a base model can "
+                                             "take an hour on 2 cores).")
     resume: bool = option(False, "Continue the unfinished run in OUTPUT.work, if there is one.", flags=("--resume",))
     overwrite: bool = option(False, "Replace an earlier leanformer output at OUTPUT (never a directory holding "
                                     "anything else).", flags=("--overwrite",))
