@@ -7,6 +7,7 @@ import torch
 from transformers import BertTokenizerFast
 
 from leanformer.distill import DistillConfig, DistillationLoss, distill
+from leanformer.distill.distiller import teacher_trunk
 from leanformer.distill.losses import soft_target_loss, uniform_layer_map
 from leanformer.distill.teacher_cache import TeacherLogits, example_key
 from leanformer.errors import LeanformerError
@@ -41,10 +42,29 @@ def test_full_loss_is_zero_when_student_equals_teacher(teacher):
         t_logits = model(**enc).logits
     c = cfg(teacher, "unused", alpha=0.0, hidden_weight=1.0, attention_weight=1.0)
     model.set_attn_implementation("eager")
-    loss = DistillationLoss(c, None, copy.deepcopy(model), uniform_layer_map(3, 3), None)
+    loss = DistillationLoss(c, t_logits, teacher_trunk(copy.deepcopy(model), [1, 2, 3]), [1, 2, 3], None)
     assert loss(model, dict(enc), np.arange(2), torch.tensor([1, 0])).item() == pytest.approx(0.0, abs=1e-6)
     soft_only = DistillationLoss(cfg(teacher, "unused"), t_logits, None, [], None)
     assert soft_only(model, dict(enc), np.arange(2), torch.tensor([1, 0])).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_teacher_trunk_gives_the_intermediate_losses_of_the_whole_teacher(teacher):
+    model, tok, _ = load_model(teacher)
+    model.eval().set_attn_implementation("eager")
+    student = keep_layers(copy.deepcopy(model), [0, 1])
+    enc = dict(tok(["the cat is good", "a dog is very bad"], padding=True, return_tensors="pt"))
+    with torch.no_grad():
+        t_logits = model(**enc).logits
+        student.classifier.weight.mul_(0.5)  # a student that differs from its teacher
+        student.bert.encoder.layer[1].output.dense.weight.mul_(0.5)
+    c = cfg(teacher, "unused", alpha=0.0, hidden_weight=1.0, attention_weight=1.0)
+    full = DistillationLoss(c, t_logits, teacher_trunk(copy.deepcopy(model), [1, 2, 3]), [1, 2], None)
+    trunk = teacher_trunk(copy.deepcopy(model), [1, 2])
+    assert len(trunk.encoder.layer) == 2  # the teacher's third layer never runs
+    cut = DistillationLoss(c, t_logits, trunk, [1, 2], None)
+    args = (student, enc, np.arange(2), torch.tensor([1, 0]))
+    assert full(*args).item() > 1e-3
+    assert cut(*args).item() == pytest.approx(full(*args).item(), rel=1e-6)
 
 
 def test_uniform_layer_map():
