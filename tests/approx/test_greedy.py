@@ -65,7 +65,7 @@ def test_analyze_writes_the_ranked_table_and_heat_map_and_resumes(trained_toy, t
 
     calls = []
     original = significance.Scorer.__call__
-    monkeypatch.setattr(significance.Scorer, "__call__", lambda self, removed: calls.append(removed) or original(self, removed))
+    monkeypatch.setattr(significance.Scorer, "__call__", lambda self, removed, **kw: calls.append(removed) or original(self, removed, **kw))
     analyze(_cfg(AnalyzeConfig, trained_toy["torch"], tmp_path / "sig"))
     assert calls == [set()]  # only the base pass: every component's row is reused
 

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from leanformer.approx.components import KINDS, Component, components, cost, masks
+from leanformer.approx.replay import PrefixReplay
 from leanformer.data.features import encode
 from leanformer.errors import LeanformerError
 from leanformer.models import load_model
@@ -64,9 +65,13 @@ class Scorer:
         self.features = encode(self.examples, tokenizer, cfg.max_length)
         self.labels = torch.tensor([ex.label for ex in self.examples])
         self.pad_id = tokenizer.pad_token_id
+        self.replay = PrefixReplay(model)
 
-    def __call__(self, removed: set[Component]) -> dict:
-        with masks(self.model, removed, self.cfg.group_size):
+    def __call__(self, removed: set[Component], replay: bool = False) -> dict:
+        """``replay``: the caller vouches that the model is unchanged but for ``removed`` since the last
+        replaying call, so layers before the first removed one may replay that call's outputs."""
+        first = min(c.layer for c in removed) if replay and removed else 0
+        with masks(self.model, removed, self.cfg.group_size), self.replay.starting_at(first):
             logits = predict_logits(self.model, self.features, self.pad_id, self.task.multiple_choice,
                                     self.cfg.batch_size, self.bf16, show_progress=False)
         loss = F.cross_entropy(torch.from_numpy(logits), self.labels).item()
@@ -126,7 +131,7 @@ def significance(model, scorer: Scorer, found: list[Component], group_size: int,
         for c in found:
             row = done.get((c.layer, c.kind, c.index))
             if row is None:
-                measured = scorer({c})
+                measured = scorer({c}, replay=True)  # components come layer by layer: replay the ones before
                 row = {"layer": c.layer, "kind": c.kind, "index": c.index, "component": c.name, **measured,
                        "loss_change": measured["loss"] - base["loss"], "metric_change": measured["metric"] - base["metric"],
                        **cost(model, c, group_size)}

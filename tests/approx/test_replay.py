@@ -1,0 +1,58 @@
+"""Replayed layer outputs give the passes a full model would give, without running the replayed layers."""
+
+import pytest
+import torch
+
+from leanformer.approx.components import Component, masks
+from leanformer.approx.replay import PrefixReplay
+from leanformer.models import load_for_task
+from leanformer.models.anatomy import layers
+from tests.conftest import FAMILIES
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_replayed_passes_equal_full_passes_and_skip_the_layers_before(tiny_model, family):
+    torch.manual_seed(0)
+    model, tok, _ = load_for_task(tiny_model(family, layers=3), ["a", "b"])
+    model.eval()
+    batches = [tok(["the cat sat on the mat", "a dog"], ["it is good", "no"], padding=True, return_tensors="pt"),
+               tok(["this film is very good and the book is not"], return_tensors="pt")]
+    replay, blocks = PrefixReplay(model), list(layers(model))
+    ran = []
+    for i, block in enumerate(blocks):
+        block.register_forward_hook(lambda *_a, i=i: ran.append(i))
+
+    def run(removed, first):
+        ran.clear()
+        with torch.no_grad(), masks(model, removed, 16), replay.starting_at(first):
+            return [model(**b).logits for b in batches]
+
+    clean = run(set(), 0)
+    run({Component(1, "head", 1)}, 1)  # computes every layer and keeps layer 0's outputs
+    assert ran == [0, 1, 2] * len(batches)
+    run({Component(2, "head", 1)}, 2)  # replays layer 0, keeps layer 1's outputs
+    assert ran == [1, 2] * len(batches)
+    removed = {Component(2, "group", 0), Component(2, "head", 3)}
+    replayed = run(removed, 2)
+    assert ran == [2] * len(batches)  # layers 0 and 1 did not run
+    full = run(removed, 0)
+    for r, f, c in zip(replayed, full, clean):
+        torch.testing.assert_close(r, f, rtol=0, atol=0)
+        assert not torch.allclose(f, c)  # the removal does change the logits
+    assert list(layers(model)) == blocks  # the real layers are back
+
+
+def test_analysis_rows_are_the_same_with_and_without_replay(trained_toy, tmp_path, monkeypatch):
+    import contextlib
+    import json
+
+    from leanformer.approx import AnalyzeConfig, analyze
+
+    def rows(out):
+        analyze(AnalyzeConfig(model=str(trained_toy["torch"]), output_dir=str(out), examples=64, group_size=16,
+                              batch_size=16, bf16=False, threads=1, show_progress=False))
+        return {r["component"]: r["loss"] for r in json.loads((out / "significance.json").read_text())["rows"]}
+
+    replayed = rows(tmp_path / "replayed")
+    monkeypatch.setattr(PrefixReplay, "starting_at", lambda self, first: contextlib.nullcontext())
+    assert rows(tmp_path / "full") == pytest.approx(replayed, abs=1e-6)
