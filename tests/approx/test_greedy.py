@@ -20,7 +20,7 @@ class FakeScorer:
     def __init__(self, effects):
         self.effects, self.calls = effects, 0
 
-    def __call__(self, removed):
+    def __call__(self, removed, replay=False):
         self.calls += 1
         return {"loss": 0.0, "metric": 0.80 + sum(self.effects[c] for c in removed)}
 

@@ -42,17 +42,21 @@ def test_replayed_passes_equal_full_passes_and_skip_the_layers_before(tiny_model
     assert list(layers(model)) == blocks  # the real layers are back
 
 
-def test_analysis_rows_are_the_same_with_and_without_replay(trained_toy, tmp_path, monkeypatch):
+def test_analysis_and_greedy_loop_are_the_same_with_and_without_replay(trained_toy, tmp_path, monkeypatch):
     import contextlib
     import json
 
-    from leanformer.approx import AnalyzeConfig, analyze
+    from leanformer.approx import ApproximateConfig, approximate
 
-    def rows(out):
-        analyze(AnalyzeConfig(model=str(trained_toy["torch"]), output_dir=str(out), examples=64, group_size=16,
-                              batch_size=16, bf16=False, threads=1, show_progress=False))
-        return {r["component"]: r["loss"] for r in json.loads((out / "significance.json").read_text())["rows"]}
+    def run(out):
+        result = approximate(ApproximateConfig(model=str(trained_toy["torch"]), output_dir=str(out), examples=64,
+                                               group_size=16, batch_size=16, goal="smaller", budget=0.05, bf16=False,
+                                               threads=1, show_progress=False))
+        rows = json.loads((out.parent / f"{out.name}-significance" / "significance.json").read_text())["rows"]
+        return {r["component"]: r["loss"] for r in rows}, result
 
-    replayed = rows(tmp_path / "replayed")
+    replayed, kept = run(tmp_path / "replayed")
     monkeypatch.setattr(PrefixReplay, "starting_at", lambda self, first: contextlib.nullcontext())
-    assert rows(tmp_path / "full") == pytest.approx(replayed, abs=1e-6)
+    full, reference = run(tmp_path / "full")
+    assert full == pytest.approx(replayed, abs=1e-6)
+    assert kept["removed"] == reference["removed"] and kept["removed"]  # the same components removed

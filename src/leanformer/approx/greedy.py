@@ -74,7 +74,7 @@ def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_p
     with ProgressBar(len(candidates), f"approximate ({goal})", enabled=show_progress) as bar:
         for c in candidates:
             if not _covered(c, removed):
-                trial = scorer(removed | {c})
+                trial = scorer(removed | {c}, replay=True)  # only masks change while the loop runs
                 if trial["metric"] > current["metric"] if goal == "accurate" else trial["metric"] >= floor:
                     removed.add(c)
                     current = trial

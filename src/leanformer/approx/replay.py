@@ -35,10 +35,14 @@ class PrefixReplay:
 
     def __init__(self, model: torch.nn.Module):
         self.model = model
-        #: index of the layer whose outputs are kept (None: none yet), and its output for each batch
+        #: index of the layer whose outputs are kept (None: none), and its output for each batch
         self.layer: int | None = None
         self.outputs: list = []
         self.position = 0
+
+    def forget(self) -> None:
+        """Drop the kept outputs (the model may have changed)."""
+        self.layer, self.outputs = None, []
 
     @contextlib.contextmanager
     def starting_at(self, first_changed: int):

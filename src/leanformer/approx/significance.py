@@ -69,7 +69,10 @@ class Scorer:
 
     def __call__(self, removed: set[Component], replay: bool = False) -> dict:
         """``replay``: the caller vouches that the model is unchanged but for ``removed`` since the last
-        replaying call, so layers before the first removed one may replay that call's outputs."""
+        replaying call, so layers before the first removed one may replay that call's outputs; a call
+        without it forgets them."""
+        if not replay:
+            self.replay.forget()
         first = min(c.layer for c in removed) if replay and removed else 0
         with masks(self.model, removed, self.cfg.group_size), self.replay.starting_at(first):
             logits = predict_logits(self.model, self.features, self.pad_id, self.task.multiple_choice,
