@@ -1,4 +1,4 @@
-"""Significance analysis with and without prefix replay, side by side on one model (approx/replay.py).
+"""Significance analysis with and without prefix replay, side by side on one model (models/replay.py).
 
 Each component is measured with the layers before it replayed from the previous pass; this times the same
 analysis both ways, in alternating order, and checks that the rows agree.
@@ -17,7 +17,7 @@ from pathlib import Path
 from unittest import mock
 
 from leanformer.approx import AnalyzeConfig, analyze
-from leanformer.approx.replay import PrefixReplay
+from leanformer.models.replay import PrefixReplay
 
 
 def timed(cfg: AnalyzeConfig, replay: bool) -> tuple[float, dict]:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from leanformer.models import load_for_task
-from leanformer.models.anatomy import keep_layers, residual_parts
+from leanformer.models.anatomy import keep_layers, layers, residual_parts
 from leanformer.prune.importance import hidden_importance, layer_importance
 
 
@@ -31,14 +31,21 @@ def test_a_channel_every_layernorm_silences_scores_lowest(tiny_model, method, fa
     assert (scores > 0).sum().item() == 31
 
 
-def test_layer_score_is_the_loss_rise_when_that_layer_is_skipped(tiny_model):
+@pytest.mark.parametrize("family", ["bert", "distilbert", "mpnet"])
+def test_layer_score_is_the_loss_rise_when_that_layer_is_skipped(tiny_model, family):
     torch.manual_seed(0)
-    model, tok, _ = load_for_task(tiny_model("bert", layers=3), ["a", "b"])
-    batches = _batches(tok)
+    model, tok, _ = load_for_task(tiny_model(family, layers=3), ["a", "b"])
+    # two batches of other shapes: the replayed passes must follow the batch order
+    batches = _batches(tok) + [(dict(tok(["not a good film", "yes"], padding=True, return_tensors="pt")),
+                                torch.tensor([1, 0]))]
     rises = layer_importance(model, batches, show_progress=False)
-    inputs, labels = batches[0]
-    with torch.no_grad():
-        full = F.cross_entropy(model(**inputs).logits, labels).item()
-        without_1 = F.cross_entropy(keep_layers(copy.deepcopy(model), [0, 2])(**inputs).logits, labels).item()
-    assert rises.shape == (3,) and rises[1].item() == pytest.approx(without_1 - full, abs=1e-5)
-    assert len(model.bert.encoder.layer) == 3  # the model is left whole
+
+    def mean_loss(m):
+        with torch.no_grad():
+            return sum(F.cross_entropy(m(**x).logits, y, reduction="sum").item() for x, y in batches) / 6
+
+    full = mean_loss(model)
+    for skipped, kept in ((1, [0, 2]), (2, [0, 1])):  # skipping layer 2 replays layer 0's outputs
+        assert rises[skipped].item() == pytest.approx(mean_loss(keep_layers(copy.deepcopy(model), kept)) - full,
+                                                      abs=1e-5)
+    assert rises.shape == (3,) and len(layers(model)) == 3  # the model is left whole

@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 
 from leanformer.approx.components import KINDS, Component, components, cost, masks
-from leanformer.approx.replay import PrefixReplay
 from leanformer.data.features import encode
 from leanformer.errors import LeanformerError
 from leanformer.models import load_model
 from leanformer.models.inference import predict_logits
+from leanformer.models.replay import PrefixReplay
 from leanformer.tasks import Task, task_for
 from leanformer.training.loop import begin
 from leanformer.training.options import TrainOptions

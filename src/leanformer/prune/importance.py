@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from leanformer.models.anatomy import block_parts, layer_container, residual_parts
+from leanformer.models.replay import PrefixReplay
 from leanformer.prune.masks import StructureMasks
 from leanformer.utils.device import autocast, device_of, to_device
 from leanformer.utils.progress import ProgressBar
@@ -125,14 +126,15 @@ def layer_importance(model: torch.nn.Module, batches: list[tuple[dict, torch.Ten
                 total += F.cross_entropy(logits, labels.to(device), reduction="sum").item()
         return total / sum(len(labels) for _, labels in batches)
 
-    rises = []
+    rises, replay = [], PrefixReplay(model)
     with ProgressBar(len(blocks) + 1, "layer importance", enabled=show_progress) as bar:
         full = loss()
         bar.advance(1)
         try:
             for i in range(len(blocks)):
                 container.layer = torch.nn.ModuleList(b for j, b in enumerate(blocks) if j != i)
-                rises.append(loss() - full)
+                with replay.starting_at(i):  # the layers before the skipped one compute what they did last pass
+                    rises.append(loss() - full)
                 bar.advance(1)
         finally:
             container.layer = blocks

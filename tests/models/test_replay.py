@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from leanformer.approx.components import Component, masks
-from leanformer.approx.replay import PrefixReplay
+from leanformer.models.replay import PrefixReplay
 from leanformer.models import load_for_task
 from leanformer.models.anatomy import layers
 from tests.conftest import FAMILIES

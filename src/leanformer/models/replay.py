@@ -1,9 +1,9 @@
 """Layer outputs kept from one measuring pass and replayed in the next, so that a measurement which only
-removes parts of layer ``l`` and later does not recompute layers ``0 .. l-1``.
+changes layer ``l`` and later does not recompute layers ``0 .. l-1``.
 
-A significance analysis visits components layer by layer and removes one at a time: the layers before the
-component compute exactly what they computed in the previous pass over the same sample. On a 12-layer
-teacher that is, on average, half of every pass.
+A significance analysis removes one component at a time, layer by layer, and layer importance skips one
+layer at a time: the layers before the change compute exactly what they computed in the previous pass over
+the same sample. On a 12-layer teacher that is, on average, half of every pass.
 """
 
 from __future__ import annotations
