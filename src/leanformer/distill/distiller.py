@@ -82,7 +82,8 @@ class DistillationLoss:
 def teacher_trunk(teacher: torch.nn.Module, layer_map: list[int]) -> torch.nn.Module:
     """The teacher's encoder cut, in place, after the deepest layer ``layer_map`` reads: with soft targets from
     the logits cache, the layers above it and the classifier need not run on every batch (a 6-layer student
-    cut from layers up to 8 of 12 spares a third of the teacher's forward pass)."""
+    cut from layers up to 8 of 12 spares a third of the teacher's forward pass). In place: take it once the
+    logits cache has every logit the run needs."""
     keep_layers(teacher, list(range(max(layer_map))))
     return base_model(teacher).eval().requires_grad_(False)
 
