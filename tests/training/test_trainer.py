@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -56,7 +57,13 @@ def test_resume_after_crash_gives_the_same_model(tiny_model, toy_dataset, tmp_pa
     with pytest.raises(LeanformerError, match="unfinished run; continue it with --resume"):
         train(config(model, toy_dataset, tmp_path / "resumed", epochs=2))
     monkeypatch.setattr(trainer_module, "_save_checkpoint", real_save)
+    # and the kill came while that checkpoint was being replaced: it is only there as the replaced copy
+    work = tmp_path / "resumed.work"
+    os.replace(work / "checkpoint", work / ".checkpoint.old-999999999-0")
+    said = []
+    monkeypatch.setattr(trainer_module, "info", said.append)
     train(config(model, toy_dataset, tmp_path / "resumed", epochs=2, resume=True))
+    assert any(line.startswith("resuming from") and "step 8/" in line for line in said), said
 
     a = load_file(tmp_path / "straight" / "model.safetensors")
     b = load_file(tmp_path / "resumed" / "model.safetensors")

@@ -7,7 +7,7 @@ import pytest
 
 from leanformer.errors import LeanformerError
 from leanformer.utils.paths import (OUTPUT_MARKER, atomic_dir, atomic_write_text, check_output, check_output_file,
-                                    prepare_output_dir, scratch_dir)
+                                    prepare_output_dir, remove_stale, scratch_dir)
 
 
 def test_a_directory_holding_user_files_is_never_replaced(tmp_path):
@@ -92,6 +92,17 @@ def test_stale_temp_dirs_of_dead_runs_are_cleaned(tmp_path):
     with scratch_dir(tmp_path / "out") as scratch:
         assert os.path.isdir(scratch)
     assert not stale.exists() and mine.exists()
+
+
+def test_a_replacement_killed_between_its_renames_is_undone(tmp_path):
+    with atomic_dir(tmp_path / "checkpoint") as tmp:
+        (tmp / "state.json").write_text("{}")
+    # the kill came after `target -> .old` and before `tmp -> target`
+    os.replace(tmp_path / "checkpoint", tmp_path / ".checkpoint.old-999999999-0")
+    (tmp_path / ".checkpoint.tmp-999999999-abc").mkdir()
+    remove_stale(tmp_path)
+    assert (tmp_path / "checkpoint" / "state.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
 
 
 def test_prepare_output_dir_marks_the_folder(tmp_path):

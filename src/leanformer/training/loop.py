@@ -32,7 +32,7 @@ from leanformer.data.features import collate, encode, length_grouped_batches, le
 from leanformer.training.options import TrainOptions, resolve_defaults
 from leanformer.utils.cpu import physical_cores
 from leanformer.utils.device import autocast, device_of, has_bf16, resolve_device, to_device
-from leanformer.utils.paths import atomic_dir, atomic_write_text
+from leanformer.utils.paths import atomic_dir, atomic_write_text, remove_stale
 from leanformer.utils.progress import ProgressBar, info
 
 #: ``loss(model, inputs, batch_indices, labels)``; batch indices point into ``Run.train_examples``
@@ -160,6 +160,8 @@ def fit(run: Run) -> dict:
     if work.exists() and not opts.resume:
         raise LeanformerError(f"{work} holds an unfinished run; continue it with --resume or delete it")
     state = TrainState()
+    if opts.resume and work.is_dir():
+        remove_stale(work)  # puts back a checkpoint whose replacement a kill cut short
     if opts.resume and (checkpoint / "state.json").is_file():
         state = _load_checkpoint(checkpoint, trainable, optimizer, scheduler)
         info(f"resuming from {checkpoint}: epoch {state.epoch + 1}, step {state.step_in_epoch}/{steps_per_epoch}")

@@ -116,13 +116,18 @@ def temporary_name(name: str) -> str:
 
 
 def remove_stale(parent: Path, name: str | None = None) -> None:
-    """Temporaries (folders or files) of ``name`` (any name if None) left by killed runs are removed."""
+    """Temporaries (folders or files) of ``name`` (any name if None) left by killed runs are removed, but an
+    ``.old`` copy whose target is missing is put back: the run was killed between the two renames of
+    :func:`atomic_dir`, and it is the last complete version (a checkpoint, say)."""
     stem = re.escape(name) if name is not None else ".+"
-    pattern = re.compile(rf"\.{stem}\.(?:tmp|old)-(\d+)-.*")
-    for stale in parent.iterdir():
+    pattern = re.compile(rf"\.({stem})\.(tmp|old)-(\d+)-.*")
+    for stale in sorted(parent.iterdir()):
         match = pattern.fullmatch(stale.name)
-        if match and not _pid_alive(match.group(1)):
-            if stale.is_dir() and not stale.is_symlink():
+        if match and not _pid_alive(match.group(3)):
+            target = parent / match.group(1)
+            if match.group(2) == "old" and not target.exists():
+                os.replace(stale, target)
+            elif stale.is_dir() and not stale.is_symlink():
                 shutil.rmtree(stale, ignore_errors=True)
             else:
                 stale.unlink(missing_ok=True)
