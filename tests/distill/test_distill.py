@@ -10,8 +10,10 @@ from leanformer.distill import DistillConfig, DistillationLoss, distill
 from leanformer.distill.distiller import teacher_trunk
 from leanformer.distill.losses import soft_target_loss, uniform_layer_map
 from leanformer.distill.teacher_cache import TeacherLogits, example_key
+from leanformer.data.features import encode
 from leanformer.errors import LeanformerError
 from leanformer.models import load_for_task, load_model
+from leanformer.models.inference import predict_logits
 from leanformer.models.anatomy import keep_layers, layers, set_activation
 from leanformer.tasks import TaskConfig
 from tests.conftest import FAMILIES, VOCAB, train_toy
@@ -135,6 +137,34 @@ def test_teacher_logits_cached_once(teacher, tmp_path, monkeypatch):
     c = second.get(examples[50:160])  # only texts not seen before reach the teacher
     assert second.computed == distinct(examples[:160]) - distinct(examples[:100]) > 0
     np.testing.assert_array_equal(c[:50], a[50:])
+
+
+def test_teacher_logits_of_a_killed_run_keep_their_finished_chunks(teacher, tmp_path, monkeypatch):
+    from leanformer.distill import teacher_cache
+    from leanformer.tasks import get_task
+
+    monkeypatch.setenv("LEANFORMER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(teacher_cache, "SAVE_EVERY", 30)
+    model, tok, manifest = load_model(teacher)
+    examples = list({example_key(e): e for e in get_task(TaskConfig.from_dict(manifest.task)).examples("train")}
+                    .values())[:80]  # distinct texts
+    original, batches = teacher_cache.predict_logits, []
+
+    def killed_in_the_third_chunk(*a, **k):
+        if len(batches) == 2:
+            raise KeyboardInterrupt("killed")
+        batches.append(1)
+        return original(*a, **k)
+
+    monkeypatch.setattr(teacher_cache, "predict_logits", killed_in_the_third_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        TeacherLogits(model, tok, teacher, 32, False, False, show_progress=False).get(examples)
+    monkeypatch.setattr(teacher_cache, "predict_logits", original)
+    again = TeacherLogits(model, tok, teacher, 32, False, False, show_progress=False)
+    logits = again.get(examples)
+    assert len(examples) > 60 and again.computed == len(examples) - 60  # the two finished chunks of 30 were kept
+    fresh = predict_logits(model, encode(examples, tok, 32), tok.pad_token_id, False, show_progress=False)
+    np.testing.assert_allclose(logits, fresh, atol=1e-5)
 
 
 def test_cross_family_student_with_own_tokenizer_learns(teacher, tiny_model, tmp_path, monkeypatch):

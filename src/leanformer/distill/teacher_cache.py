@@ -41,6 +41,10 @@ def model_fingerprint(model_dir: str | Path) -> str:
     return digest
 
 
+#: examples per saved chunk of new teacher logits
+SAVE_EVERY = 2000
+
+
 class TeacherLogits:
     """Logits of one teacher at one max length and precision, cached under the user cache dir."""
 
@@ -76,11 +80,15 @@ class TeacherLogits:
         if missing:
             info(f"teacher logits: computing {len(missing)} of {len(examples)} examples "
                  f"({len(examples) - len(missing)} cached in {self.path})")
-            features = encode([ex for _, ex in missing], self.tokenizer, self.max_length)
+        # saved chunk by chunk: the whole training split takes hours on a CPU, and a killed run keeps its chunks
+        for start in range(0, len(missing), SAVE_EVERY):
+            chunk = missing[start:start + SAVE_EVERY]
+            features = encode([ex for _, ex in chunk], self.tokenizer, self.max_length)
             logits = predict_logits(self.teacher, features, self.tokenizer.pad_token_id, self.multiple_choice,
-                                    self.batch_size, self.bf16, description="teacher logits",
+                                    self.batch_size, self.bf16,
+                                    description=f"teacher logits {start + len(chunk)}/{len(missing)}",
                                     show_progress=self.show_progress)
-            self.computed += len(missing)
-            table.update({k: row for (k, _), row in zip(missing, logits)})
+            self.computed += len(chunk)
+            table.update({k: row for (k, _), row in zip(chunk, logits)})
             self._save(table)
         return np.stack([table[k] for k in keys])
