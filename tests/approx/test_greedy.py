@@ -34,6 +34,26 @@ def test_greedy_never_goes_below_the_budget_and_skips_covered_parts():
     assert removed == {g} and final["metric"] > 0.8
 
 
+def test_a_killed_greedy_loop_resumes_from_its_trials_without_measuring_them_again(tmp_path):
+    a, h, f, g = Component(0, "attention"), Component(0, "head", 1), Component(1, "ffn"), Component(1, "group", 0)
+    effects, log = {a: -0.003, h: -0.001, f: -0.002, g: +0.01}, tmp_path / "trials.jsonl"
+    straight = greedy(FakeScorer(effects), [a, h, f, g], "faster", 0.005, show_progress=False)
+
+    class Killed(FakeScorer):
+        def __call__(self, removed, replay=False):
+            if self.calls == 3:  # the base pass, then a and f: killed while measuring g
+                raise KeyboardInterrupt("killed")
+            return super().__call__(removed, replay)
+
+    with pytest.raises(KeyboardInterrupt):
+        greedy(Killed(effects), [a, h, f, g], "faster", 0.005, show_progress=False, trials=log)
+    with log.open("a") as cut:
+        cut.write('{"component": [1, "gr')  # and the kill cut a line short
+    scorer = FakeScorer(effects)
+    assert greedy(scorer, [a, h, f, g], "faster", 0.005, show_progress=False, trials=log) == straight
+    assert scorer.calls == 2  # the base pass and g: a and f came from the log
+
+
 def test_goals_visit_kinds_in_their_own_order():
     rows = [{"layer": 0, "kind": k, "index": 0, "loss_change": lc, "metric_change": mc}
             for k, lc, mc in (("head", 0.0, 0.0), ("ffn", 0.2, -0.1), ("attention", 0.1, 0.01), ("group", -0.1, 0.02))]

@@ -6,8 +6,8 @@ import stat
 import pytest
 
 from leanformer.errors import LeanformerError
-from leanformer.utils.paths import (OUTPUT_MARKER, atomic_dir, atomic_write_text, check_output, check_output_file,
-                                    prepare_output_dir, remove_stale, scratch_dir)
+from leanformer.utils.paths import (OUTPUT_MARKER, append_row, atomic_dir, atomic_write_text, check_output,
+                                    check_output_file, prepare_output_dir, read_rows, remove_stale, scratch_dir)
 
 
 def test_a_directory_holding_user_files_is_never_replaced(tmp_path):
@@ -103,6 +103,18 @@ def test_a_replacement_killed_between_its_renames_is_undone(tmp_path):
     remove_stale(tmp_path)
     assert (tmp_path / "checkpoint" / "state.json").read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
+
+
+def test_progress_rows_survive_a_cut_last_line_but_not_a_damaged_one(tmp_path):
+    log = tmp_path / "progress.jsonl"
+    assert read_rows(log) == []
+    append_row(log, {"a": 1})
+    append_row(log, {"a": 2})
+    log.write_text(log.read_text() + '{"a": ')
+    assert read_rows(log) == [{"a": 1}, {"a": 2}]
+    log.write_text('{"a": 1}\n{"a" 2}\n{"a": 3}\n')
+    with pytest.raises(LeanformerError, match=r"progress.jsonl, line 2: not a JSON row"):
+        read_rows(log)
 
 
 def test_prepare_output_dir_marks_the_folder(tmp_path):

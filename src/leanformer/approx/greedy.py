@@ -25,7 +25,7 @@ from leanformer.models.structure import apply_structure, compose, current_struct
 from leanformer.training.loop import score_split
 from leanformer.training.options import TrainOptions
 from leanformer.utils.config import option
-from leanformer.utils.paths import check_output, is_leanformer_output, prepare_output_dir
+from leanformer.utils.paths import append_row, check_output, is_leanformer_output, prepare_output_dir, read_rows
 from leanformer.utils.progress import ProgressBar, info
 
 GOALS = {"faster": ("attention", "ffn", "head", "group"), "smaller": ("ffn", "group", "attention", "head"),
@@ -65,8 +65,14 @@ def _covered(c: Component, removed: set[Component]) -> bool:
     return whole is not None and Component(c.layer, whole) in removed
 
 
-def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_progress: bool = True):
-    """Keep each removal whose measured metric stays at or above the floor (``accurate``: above the current)."""
+def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_progress: bool = True,
+           trials: Path | None = None):
+    """Keep each removal whose measured metric stays at or above the floor (``accurate``: above the current).
+
+    ``trials``: a log of every measurement; a rerun over the same candidates takes the decisions it holds
+    instead of measuring them again (the loop is deterministic, so it reaches each logged trial with the
+    same removals), so a killed run resumes where it stopped."""
+    logged = {tuple(row["component"]): row["measured"] for row in read_rows(trials)} if trials else {}
     base = scorer(set())
     floor = base["metric"] * (1 - budget)
     removed: set[Component] = set()
@@ -74,7 +80,12 @@ def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_p
     with ProgressBar(len(candidates), f"approximate ({goal})", enabled=show_progress) as bar:
         for c in candidates:
             if not _covered(c, removed):
-                trial = scorer(removed | {c}, replay=True)  # only masks change while the loop runs
+                key = (c.layer, c.kind, c.index)
+                trial = logged.get(key)
+                if trial is None:
+                    trial = scorer(removed | {c}, replay=True)  # only masks change while the loop runs
+                    if trials:
+                        append_row(trials, {"component": list(key), "measured": trial})
                 if trial["metric"] > current["metric"] if goal == "accurate" else trial["metric"] >= floor:
                     removed.add(c)
                     current = trial
@@ -131,7 +142,8 @@ def approximate(cfg: ApproximateConfig) -> dict:
     analysis = significance(model, scorer, found, cfg.group_size, tables, cfg.show_progress)
     write_table(tables, {"model": cfg.model, "metric": task.primary_metric, "examples": len(scorer.examples),
                          "group_size": cfg.group_size, **analysis})
-    removed, base, final = greedy(scorer, order(analysis["rows"], cfg.goal), cfg.goal, cfg.budget, cfg.show_progress)
+    removed, base, final = greedy(scorer, order(analysis["rows"], cfg.goal), cfg.goal, cfg.budget, cfg.show_progress,
+                                  tables / f"trials-{cfg.goal}-budget{cfg.budget:g}.jsonl")
     attention = {}
     if cfg.attention:
         spec = {"method": cfg.attention, "k": cfg.attention_k}

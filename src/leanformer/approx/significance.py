@@ -30,7 +30,7 @@ from leanformer.training.loop import begin
 from leanformer.training.options import TrainOptions
 from leanformer.utils.config import DATA_DIR_HELP, MAX_LENGTH_HELP, OVERWRITE_HELP, option, str_list
 from leanformer.utils.device import resolve_device
-from leanformer.utils.paths import atomic_write_text, prepare_output_dir
+from leanformer.utils.paths import append_row, atomic_write_text, prepare_output_dir, read_rows
 from leanformer.utils.plots import figure, save
 from leanformer.utils.progress import ProgressBar, info
 
@@ -122,12 +122,8 @@ def significance(model, scorer: Scorer, found: list[Component], group_size: int,
                  show_progress: bool = True) -> dict:
     """The base measurement and one row per component (loss and metric change when it alone is removed); rows
     already in ``folder`` (measured with the same settings) are reused, new ones appended there."""
-    done = {}
     progress = _progress_file(folder, scorer)
-    if progress.exists():
-        for line in progress.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            done[(row["layer"], row["kind"], row["index"])] = row
+    done = {(row["layer"], row["kind"], row["index"]): row for row in read_rows(progress)}
     base = scorer(set())
     rows = []
     with ProgressBar(len(found), "significance", enabled=show_progress) as bar:
@@ -138,8 +134,7 @@ def significance(model, scorer: Scorer, found: list[Component], group_size: int,
                 row = {"layer": c.layer, "kind": c.kind, "index": c.index, "component": c.name, **measured,
                        "loss_change": measured["loss"] - base["loss"], "metric_change": measured["metric"] - base["metric"],
                        **cost(model, c, group_size)}
-                with progress.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(row) + "\n")
+                append_row(progress, row)
             rows.append(row)
             bar.advance(1)
     rows.sort(key=lambda r: r["loss_change"])  # least significant first
