@@ -231,9 +231,13 @@ def test_an_mpnet_teacher_cut_in_depth_width_and_heads_distils_and_exports(tmp_p
     monkeypatch.setenv("LEANFORMER_CACHE", str(tmp_path / "cache"))
     teacher, _ = train_toy(tmp_path / "mpnet", layers=3, family="mpnet")
     result = prune(pcfg(teacher, tmp_path / "cut", layers=2, hidden=16, heads=3, epochs=1, hidden_weight=1.0,
-                        attention_weight=1.0))
+                        attention_weight=1.0, cache_internals=True))
     assert result["structure"]["layers"] == 2 and result["structure"]["hidden"] == 16
     model, _, manifest = load_model(tmp_path / "cut")
-    assert manifest.lineage[-1]["loss"]["layer_map"] == [i + 1 for i in manifest.structure.layers]
+    layer_map = [i + 1 for i in manifest.structure.layers]
+    assert manifest.lineage[-1]["loss"]["layer_map"] == layer_map
+    cached, = (tmp_path / "cache" / "teacher-internals").iterdir()  # what the losses read: 16 channels, 3 of 4
+    assert json.loads((cached / "meta.json").read_text()) == {  # heads (so their average), 2 layers
+        "hidden_index": [0, *layer_map], "layer_map": layer_map, "heads": [1, 1], "width": 16}
     exported = export_model(ExportConfig(model=str(tmp_path / "cut"), output_dir=str(tmp_path / "onnx")))
     assert exported["parity_max_abs_diff"] < 1e-4

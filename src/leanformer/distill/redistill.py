@@ -16,7 +16,7 @@ from leanformer.training.options import TrainOptions
 
 def redistill(model, tokenizer, manifest: Manifest, output_dir: str | Path, teacher: str, options: TrainOptions,
               temperature: float = 2.0, alpha: float = 0.0, data_dir: str | None = None, hidden_weight: float = 0.0,
-              attention_weight: float = 0.0, augment: int = 0) -> dict:
+              attention_weight: float = 0.0, augment: int = 0, cache_internals: bool = False) -> dict:
     """Stage ``model`` beside ``output_dir``, distil it from ``teacher`` into ``output_dir``, remove the stage."""
     output_dir = Path(output_dir)
     staging = output_dir.with_name(f".{output_dir.name}.staged")
@@ -26,6 +26,6 @@ def redistill(model, tokenizer, manifest: Manifest, output_dir: str | Path, teac
         return distill(DistillConfig(**shared, teacher=teacher, student=str(staging), output_dir=str(output_dir),
                                      temperature=temperature, alpha=alpha, data_dir=data_dir,
                                      hidden_weight=hidden_weight, attention_weight=attention_weight,
-                                     augment=augment))
+                                     augment=augment, cache_internals=cache_internals))
     finally:
         shutil.rmtree(staging, ignore_errors=True)

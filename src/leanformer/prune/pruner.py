@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from leanformer.data.features import collate, encode, lengths, sorted_batches
+from leanformer.distill.distiller import CACHE_INTERNALS_HELP
 from leanformer.distill.redistill import redistill
 from leanformer.errors import LeanformerError
 from leanformer.models import Manifest, count_parameters, load_model, save_model
@@ -67,6 +68,7 @@ class PruneConfig(TrainOptions):
     attention_weight: float = option(0.0, "Weight of the attention-map MSE when re-distilling.")
     augment: int = option(0, "Word-perturbed copies of each training example added when re-distilling, labelled "
                              "by the teacher.")
+    cache_internals: bool = option(False, CACHE_INTERNALS_HELP, flags=("--cache-internals",))
     data_dir: str | None = option(None, "Read the task's data from here instead of where the model's manifest "
                                         "says.")
     epochs: int = 2
@@ -152,7 +154,7 @@ def pruned_manifest(manifest: Manifest, model, pruned, structure: Structure, **d
 def redistill_pruned(cfg: PruneConfig, pruned, tokenizer, manifest: Manifest, output_dir: str | Path) -> dict:
     """Re-distil a pruned model from the configured teacher (default: the model before pruning)."""
     return redistill(pruned, tokenizer, manifest, output_dir, cfg.teacher or cfg.model, cfg, cfg.temperature,
-                     cfg.alpha, cfg.data_dir, cfg.hidden_weight, cfg.attention_weight, cfg.augment)
+                     cfg.alpha, cfg.data_dir, cfg.hidden_weight, cfg.attention_weight, cfg.augment, cfg.cache_internals)
 
 
 def prune_step(model, tokenizer, manifest: Manifest, task: Task, shape: Shape, cfg: PruneConfig, bf16: bool):
