@@ -52,6 +52,9 @@ def test_a_killed_greedy_loop_resumes_from_its_trials_without_measuring_them_aga
     scorer = FakeScorer(effects)
     assert greedy(scorer, [a, h, f, g], "faster", 0.005, show_progress=False, trials=log) == straight
     assert scorer.calls == 2  # the base pass and g: a and f came from the log
+    # other candidates meet other removal sets: only a measurement of the same removals is taken from the log
+    other = greedy(FakeScorer(effects), [f, a, g], "faster", 0.005, show_progress=False)
+    assert greedy(FakeScorer(effects), [f, a, g], "faster", 0.005, show_progress=False, trials=log) == other
 
 
 def test_goals_visit_kinds_in_their_own_order():

@@ -214,6 +214,8 @@ def test_projection_for_narrower_student(teacher, tiny_model, tmp_path):
 def test_bad_settings(teacher, tmp_path):
     with pytest.raises(LeanformerError, match="temperature must be positive"):
         distill(cfg(teacher, tmp_path / "x", temperature=0))
+    with pytest.raises(LeanformerError, match="give --hidden-weight or --attention-weight too"):
+        distill(cfg(teacher, tmp_path / "x", cache_internals=True))
     with pytest.raises(LeanformerError, match="layer map needs one teacher layer"):
         distill(cfg(teacher, tmp_path / "x", student_layers=[0], hidden_weight=1.0, layer_map=[4]))
 

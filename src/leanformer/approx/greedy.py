@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,14 +66,17 @@ def _covered(c: Component, removed: set[Component]) -> bool:
     return whole is not None and Component(c.layer, whole) in removed
 
 
+def _listed(removed: set[Component]) -> list[list]:
+    return sorted([c.layer, c.kind, c.index] for c in removed)
+
+
 def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_progress: bool = True,
            trials: Path | None = None):
     """Keep each removal whose measured metric stays at or above the floor (``accurate``: above the current).
 
-    ``trials``: a log of every measurement; a rerun over the same candidates takes the decisions it holds
-    instead of measuring them again (the loop is deterministic, so it reaches each logged trial with the
-    same removals), so a killed run resumes where it stopped."""
-    logged = {tuple(row["component"]): row["measured"] for row in read_rows(trials)} if trials else {}
+    ``trials``: a log of every measurement (what was removed, and the metric on the sample), so a killed run
+    resumes where it stopped: any run on the same sample takes the measurement of the same removals from it."""
+    logged = {json.dumps(row["removed"]): row["measured"] for row in read_rows(trials)} if trials else {}
     base = scorer(set())
     floor = base["metric"] * (1 - budget)
     removed: set[Component] = set()
@@ -80,12 +84,12 @@ def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_p
     with ProgressBar(len(candidates), f"approximate ({goal})", enabled=show_progress) as bar:
         for c in candidates:
             if not _covered(c, removed):
-                key = (c.layer, c.kind, c.index)
-                trial = logged.get(key)
+                tried = _listed(removed | {c})
+                trial = logged.get(json.dumps(tried))
                 if trial is None:
                     trial = scorer(removed | {c}, replay=True)  # only masks change while the loop runs
                     if trials:
-                        append_row(trials, {"component": list(key), "measured": trial})
+                        append_row(trials, {"removed": tried, "measured": trial})
                 if trial["metric"] > current["metric"] if goal == "accurate" else trial["metric"] >= floor:
                     removed.add(c)
                     current = trial
@@ -143,7 +147,7 @@ def approximate(cfg: ApproximateConfig) -> dict:
     write_table(tables, {"model": cfg.model, "metric": task.primary_metric, "examples": len(scorer.examples),
                          "group_size": cfg.group_size, **analysis})
     removed, base, final = greedy(scorer, order(analysis["rows"], cfg.goal), cfg.goal, cfg.budget, cfg.show_progress,
-                                  tables / f"trials-{cfg.goal}-budget{cfg.budget:g}.jsonl")
+                                  tables / "trials.jsonl")
     attention = {}
     if cfg.attention:
         spec = {"method": cfg.attention, "k": cfg.attention_k}

@@ -140,6 +140,9 @@ def _check(cfg: DistillConfig) -> None:
         raise LeanformerError("temperature must be positive, alpha in [0, 1], and loss weights non-negative")
     if cfg.augment < 0:
         raise LeanformerError(f"augment must be a number of copies >= 0, got {cfg.augment}")
+    if cfg.cache_internals and not (cfg.hidden_weight > 0 or cfg.attention_weight > 0):
+        raise LeanformerError("--cache-internals keeps what the intermediate losses read of the teacher: give "
+                              "--hidden-weight or --attention-weight too")
 
 
 def distill(cfg: DistillConfig) -> dict:
