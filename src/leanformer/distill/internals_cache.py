@@ -38,12 +38,12 @@ class TeacherInternals:
         self.attention = np.memmap(folder / "attention.f16", dtype=np.float16, mode="r")
         self.hidden_at, self.attention_at = _offsets(self.lengths, len(self.hidden_index), self.width, self.heads)
 
-    def batch(self, idx, width: int, device) -> tuple[list, list]:
+    def batch(self, idx, tokens: int, device) -> tuple[list, list]:
         """(hidden states indexed like the model's ``hidden_states``, attention maps indexed by layer - 1) for
-        the examples ``idx``, zero-padded to ``width`` tokens; entries the losses do not read are None."""
+        the examples ``idx``, zero-padded to ``tokens``; entries the losses do not read are None."""
         n, pairs = len(idx), len(self.hidden_index)
-        hidden = torch.zeros(pairs, n, width, self.width)
-        attention = [torch.zeros(n, h, width, width) for h in self.heads]
+        hidden = torch.zeros(pairs, n, tokens, self.width)
+        attention = [torch.zeros(n, h, tokens, tokens) for h in self.heads]
         for row, i in enumerate(idx):
             length = int(self.lengths[i])
             start = self.hidden_at[i]
