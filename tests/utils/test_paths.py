@@ -112,6 +112,8 @@ def test_progress_rows_survive_a_cut_last_line_but_not_a_damaged_one(tmp_path):
     append_row(log, {"a": 2})
     log.write_text(log.read_text() + '{"a": ')
     assert read_rows(log) == [{"a": 1}, {"a": 2}]
+    append_row(log, {"a": 3})  # the next row does not join the cut one
+    assert read_rows(log) == [{"a": 1}, {"a": 2}, {"a": 3}]
     log.write_text('{"a": 1}\n{"a" 2}\n{"a": 3}\n')
     with pytest.raises(LeanformerError, match=r"progress.jsonl, line 2: not a JSON row"):
         read_rows(log)

@@ -213,7 +213,8 @@ def append_row(path: Path, row: dict) -> None:
 
 
 def read_rows(path: Path) -> list[dict]:
-    """The rows of a progress log; a last line cut short by a kill is dropped (its work is done again)."""
+    """The rows of a progress log; a last line cut short by a kill is dropped, from the file too, so that the
+    next row starts on a line of its own (its work is done again)."""
     if not path.exists():
         return []
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -224,4 +225,5 @@ def read_rows(path: Path) -> list[dict]:
         except json.JSONDecodeError:
             if number < len(lines):
                 raise LeanformerError(f"{path}, line {number}: not a JSON row; delete the file to measure anew")
+            atomic_write_text(path, "".join(f"{kept}\n" for kept in lines[:-1]))
     return rows
