@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from leanformer.bench.ablation import RowSpec, measure
+from leanformer.bench.ablation import RowSpec, measure_rows
 from leanformer.bench.machine import machine_info
 from leanformer.export import ExportConfig, export_model
 from leanformer.models import Manifest
@@ -54,7 +54,7 @@ def main() -> None:
         RowSpec(f"ONNX Runtime int8, padded to {fixed}", str(int8_dir), "runtime", threads=threads, fixed_length=fixed),
         RowSpec("ONNX Runtime int8, dynamic length", str(int8_dir), "runtime", threads=threads),
     ]
-    rows = [measure(s, examples, timing, task, repeats=args.repeats) for s in specs]
+    rows = measure_rows(specs, examples, timing, task, repeats=args.repeats)
     base = rows[1]["seconds"]
     results["rows"] = [{"row": r["row"], "accuracy": round(100 * r["metric"], 2), "seconds": round(r["seconds"], 3),
                         "ms_per_query": round(1000 * r["seconds"] / len(timing), 3),

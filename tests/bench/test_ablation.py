@@ -3,7 +3,9 @@ import json
 import pytest
 
 from leanformer.bench import BenchConfig, run_bench
-from leanformer.bench.ablation import RowSpec, measure
+from leanformer.bench import ablation
+from leanformer.bench.ablation import RowSpec, measure_rows
+from leanformer.bench.systems import System
 from leanformer.distill import DistillConfig, distill
 from leanformer.models import Manifest
 from leanformer.prune import PruneConfig, prune
@@ -45,11 +47,35 @@ def test_tiny_end_to_end_ablation(trained_toy, tmp_path, monkeypatch):
     assert len((out / "report.csv").read_text().splitlines()) == len(rows) + 1
 
 
-def test_padded_row_scores_itself_when_predictions_differ(trained_toy):
+def test_padded_row_scores_itself_when_predictions_differ(trained_toy, monkeypatch):
     task = task_for(Manifest.read(trained_toy["torch"]).task)
     examples = task.examples("dev")
-    spec = RowSpec("padded", str(trained_toy["torch"]), "baseline", threads=1, fixed_length=64)
-    own = measure(spec, examples, examples[:8], task, warmup=1, repeats=1, show_progress=False)
-    flipped = {"row": "other", "timing_logits": -own["timing_logits"], "metric": -1.0, "metrics": {}}
-    checked = measure(spec, examples, examples[:8], task, warmup=1, repeats=1, show_progress=False, same_as=flipped)
+    specs = [RowSpec("dynamic", str(trained_toy["torch"]), "teacher", threads=1),
+             RowSpec("padded", str(trained_toy["torch"]), "baseline", threads=1, fixed_length=64)]
+    settings = dict(warmup=1, repeats=1, show_progress=False, twins={1: 0})
+    dynamic, reused = measure_rows(specs, examples, examples[:8], task, **settings)
+    assert reused["metric"] == dynamic["metric"] and "same predictions on the 8 timed" in reused["accuracy_note"]
+    monkeypatch.setattr(ablation, "_same_predictions", lambda a, b: False)
+    _, checked = measure_rows(specs, examples, examples[:8], task, **settings)
+    own = measure_rows(specs[1:], examples, examples[:8], task, warmup=1, repeats=1, show_progress=False)[0]
     assert "accuracy_note" not in checked and checked["metric"] == own["metric"] >= 0
+
+
+def test_rows_are_timed_in_interleaved_rounds(trained_toy, monkeypatch):
+    """Every round times each row once, so a slow phase of the machine falls on all rows alike."""
+    task = task_for(Manifest.read(trained_toy["torch"]).task)
+    examples = task.examples("dev")[:8]
+    order = []
+    timed_pass = System.timed_pass
+
+    def recording(self, features):
+        order.append((id(self), len(features)))
+        return timed_pass(self, features)
+
+    monkeypatch.setattr(System, "timed_pass", recording)
+    specs = [RowSpec(name, str(trained_toy["torch"]), "teacher", threads=1) for name in ("a", "b")]
+    rows = measure_rows(specs, examples, examples, task, warmup=2, repeats=3, show_progress=False)
+    timed = [system for system, n in order if n == len(examples)]
+    assert len(timed) == 6 and timed[0] != timed[1] and timed[::2] == [timed[0]] * 3 and timed[1::2] == [timed[1]] * 3
+    assert [n for _, n in order[::2]] == [2] * 6  # each timed pass follows its own warm-up
+    assert all(r["seconds"] > 0 for r in rows)

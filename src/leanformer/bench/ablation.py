@@ -5,8 +5,8 @@ baseline); (2) + dynamic sequence length; (3) + distillation; (4) + int8 and ONN
 optimisation; (5) + multi-instance inference; (6) + structured pruning. Peers: the teacher through
 ONNX Runtime's stock optimizer and per-channel int8 (the Optimum recipe), and the student with
 PyTorch's own dynamic int8 (torchao), OpenVINO int8 and CTranslate2 int8 (each where it is installed and
-can run the student). Timing uses one fixed sample at batch size 1 (warm-up, median of repeats);
-accuracy uses the whole split with each row's own model and numerics.
+can run the student). Timing uses one fixed sample at batch size 1, in rounds that time every row once
+(warm-up, then the median over rounds); accuracy uses the whole split with each row's own model and numerics.
 """
 
 from __future__ import annotations
@@ -103,41 +103,64 @@ def _best_instances(model: str, features_source: list, cfg: BenchConfig) -> tupl
     return best
 
 
-def measure(spec: RowSpec, examples: list, timing: list, task, *, warmup: int = 20, repeats: int = 3,
-            watts_per_core: float = 10.0, show_progress: bool = True, same_as: dict | None = None) -> dict:
-    """One row: the task metric on ``examples`` (batched) and the median time of single queries over ``timing``.
+def measure_rows(specs: list[RowSpec], examples: list, timing: list, task, *, warmup: int = 20, repeats: int = 3,
+                 watts_per_core: float = 10.0, show_progress: bool = True,
+                 twins: dict[int, int] | None = None) -> list[dict]:
+    """Each row: the task metric on ``examples`` (batched) and the median time of single queries over ``timing``.
 
-    ``same_as``: a measured row of the same model and numerics without padding. Masked padding does not change
-    the logits, so instead of a slow padded accuracy pass the timed queries' logits are compared with that row's;
-    when every prediction agrees its metric is reused (and the check recorded), otherwise the full pass runs.
+    Timing goes in rounds, every row timed once per round after its own warm-up: a busy phase of a shared
+    machine then slows the rows of one round alike instead of every pass of a few rows, and the ratios between
+    rows, which the report quotes, stay steadier than when each row's passes run back to back.
+
+    ``twins``: row index -> index of a row of the same model and numerics without padding. Masked padding does not
+    change the logits, so instead of a slow padded accuracy pass the timed queries' logits are compared with the
+    twin's; when every prediction agrees its metric is reused (and the check recorded), otherwise the full pass runs.
     """
-    system = System(spec.model, spec.threads, spec.instances, spec.fixed_length, spec.max_length, spec.torch_int8)
+    twins = twins or {}
+    systems = []
     try:
-        timed = system.features(timing)
-        system.timed_pass(timed[:warmup])
-        passes = []
-        with EnergyMeter(watts_per_core, system.worker_pids) as energy:
+        for spec in specs:
+            systems.append(System(spec.model, spec.threads, spec.instances, spec.fixed_length, spec.max_length,
+                                  spec.torch_int8))
+        timed = [system.features(timing) for system in systems]
+        passes, joules, sources, timing_logits = [[] for _ in specs], [0.0] * len(specs), [None] * len(specs), [None] * len(specs)
+        with ProgressBar(repeats * len(specs), "timing (rounds x rows)", enabled=show_progress) as bar:
             for _ in range(repeats):
+                for i, (system, features) in enumerate(zip(systems, timed)):
+                    system.timed_pass(features[:warmup])
+                    with EnergyMeter(watts_per_core, system.worker_pids) as energy:
+                        start = time.perf_counter()
+                        timing_logits[i] = system.timed_pass(features)
+                        passes[i].append(time.perf_counter() - start)
+                    joules[i] += energy.joules
+                    sources[i] = energy.source
+                    bar.advance(1)
+        rows: list[dict | None] = [None] * len(specs)
+        for i in sorted(range(len(specs)), key=lambda i: i in twins):  # twins before the rows that reuse them
+            spec = specs[i]
+            row = {"row": spec.name, "kind": spec.kind, "peer": spec.kind == PEER, "model": spec.model,
+                   "seconds": statistics.median(passes[i]),
+                   "cores": spec.instances * (spec.threads or physical_cores()) if spec.instances > 1 else physical_cores(),
+                   "joules": joules[i] / repeats, "energy_source": sources[i], "timing_logits": timing_logits[i]}
+            twin = rows[twins[i]] if i in twins else None
+            if twin is not None and _same_predictions(timing_logits[i], twin["timing_logits"]):
+                diff = float(np.abs(timing_logits[i] - twin["timing_logits"]).max())
+                rows[i] = row | {"metric": twin["metric"], "metrics": twin["metrics"],
+                                 "accuracy_note": f"metric of '{twin['row']}': same predictions on the {len(timing)} "
+                                                  f"timed queries (max logit difference {diff:.1e})"}
+                continue
+            features = systems[i].features(examples)
+            with ProgressBar(len(features), f"accuracy: {spec.name}", enabled=show_progress) as bar:
                 start = time.perf_counter()
-                timing_logits = system.timed_pass(timed)
-                passes.append(time.perf_counter() - start)
-        row = {"row": spec.name, "kind": spec.kind, "peer": spec.kind == PEER, "model": spec.model, "seconds": statistics.median(passes),
-               "cores": spec.instances * (spec.threads or physical_cores()) if spec.instances > 1 else physical_cores(),
-               "joules": energy.joules / repeats, "energy_source": energy.source, "timing_logits": timing_logits}
-        if same_as is not None and _same_predictions(timing_logits, same_as["timing_logits"]):
-            diff = float(np.abs(timing_logits - same_as["timing_logits"]).max())
-            return row | {"metric": same_as["metric"], "metrics": same_as["metrics"],
-                          "accuracy_note": f"metric of '{same_as['row']}': same predictions on the {len(timing)} timed "
-                                           f"queries (max logit difference {diff:.1e})"}
-        features = system.features(examples)
-        with ProgressBar(len(features), f"accuracy: {spec.name}", enabled=show_progress) as bar:
-            start = time.perf_counter()
-            logits = system.logits(features, bar.advance)
-            batched = len(features) / (time.perf_counter() - start)  # the accuracy pass is the batched workload
+                logits = systems[i].logits(features, bar.advance)
+                batched = len(features) / (time.perf_counter() - start)  # the accuracy pass is the batched workload
             metrics = task.compute_metrics(examples, logits)
+            rows[i] = row | {"metric": metrics[task.primary_metric], "metrics": metrics,
+                             "batched_queries_per_second": batched}
     finally:
-        system.close()
-    return row | {"metric": metrics[task.primary_metric], "metrics": metrics, "batched_queries_per_second": batched}
+        for system in systems:
+            system.close()
+    return rows
 
 
 def _same_predictions(a: np.ndarray, b: np.ndarray) -> bool:
@@ -175,11 +198,10 @@ def run_bench(cfg: BenchConfig) -> dict:
     settings_ = {"warmup": cfg.warmup, "repeats": cfg.repeats, "watts_per_core": cfg.watts_per_core,
                  "show_progress": cfg.show_progress}
     # padded rows reuse the accuracy of their unpadded twin (same model and numerics) when the timed answers agree
-    measured = {i: measure(s, examples, timing, task, **settings_) for i, s in enumerate(specs) if not s.fixed_length}
-    twin = {(s.model, s.torch_int8): measured[i] for i, s in enumerate(specs) if i in measured}
-    measured |= {i: measure(s, examples, timing, task, **settings_, same_as=twin.get((s.model, s.torch_int8)))
-                 for i, s in enumerate(specs) if s.fixed_length}
-    rows = [measured[i] for i in range(len(specs))]
+    unpadded = {(s.model, s.torch_int8): i for i, s in enumerate(specs) if not s.fixed_length}
+    twins = {i: unpadded[(s.model, s.torch_int8)] for i, s in enumerate(specs)
+             if s.fixed_length and (s.model, s.torch_int8) in unpadded}
+    rows = measure_rows(specs, examples, timing, task, **settings_, twins=twins)
     teacher = next(r for r in rows if r["kind"] == "teacher")  # the teacher's own answers (dynamic length, fp32)
     for r in rows:
         del r["timing_logits"]

@@ -29,7 +29,7 @@ def markdown(result: dict) -> str:
     majority = result.get("majority_share")
     energy = sorted({r["energy_source"].split(":")[0] for r in result["rows"]})
     lines += ["", f"Timing: {result['timing_examples']} {result['split']} examples at batch size 1, median of "
-              f"{result['repeats']} passes; {result['metric']} on {result['accuracy_examples']} examples"
+              f"{result['repeats']} passes, in rounds that time every row once; {result['metric']} on {result['accuracy_examples']} examples"
               + (f" (the majority class is {100 * majority:.2f}% of them)" if majority else "")
               + "; batch 32: that accuracy pass, length-sorted batches of 32, one pass (tokenisation excluded).",
               f"Price: USD {price['usd_per_hour']}/h for a {price['machine_cores']}-core {price['name']}, prorated to "
