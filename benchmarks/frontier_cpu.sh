@@ -4,7 +4,7 @@
 # reading the teacher's hidden states and attention maps from a float16 cache (--cache-internals) instead of
 # running its encoder on every batch. Needs the teacher of benchmarks/vitaminc_models.sh (STEPS=teacher).
 # Every step checkpoints every 10 minutes and resumes: rerun after a stop; a finished step is skipped.
-#   STEPS="h576 h448" benchmarks/frontier_cpu.sh    to choose steps
+#   STEPS="h576 h384" benchmarks/frontier_cpu.sh    to choose steps
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LF=${LF:-.venv/bin/leanformer}

@@ -122,19 +122,8 @@ def measure_rows(specs: list[RowSpec], examples: list, timing: list, task, *, wa
         for spec in specs:
             systems.append(System(spec.model, spec.threads, spec.instances, spec.fixed_length, spec.max_length,
                                   spec.torch_int8))
-        timed = [system.features(timing) for system in systems]
-        passes, joules, sources, timing_logits = [[] for _ in specs], [0.0] * len(specs), [None] * len(specs), [None] * len(specs)
-        with ProgressBar(repeats * len(specs), "timing (rounds x rows)", enabled=show_progress) as bar:
-            for _ in range(repeats):
-                for i, (system, features) in enumerate(zip(systems, timed)):
-                    system.timed_pass(features[:warmup])
-                    with EnergyMeter(watts_per_core, system.worker_pids) as energy:
-                        start = time.perf_counter()
-                        timing_logits[i] = system.timed_pass(features)
-                        passes[i].append(time.perf_counter() - start)
-                    joules[i] += energy.joules
-                    sources[i] = energy.source
-                    bar.advance(1)
+        passes, joules, sources, timing_logits = _timed_rounds(systems, timing, warmup, repeats, watts_per_core,
+                                                               show_progress)
         rows: list[dict | None] = [None] * len(specs)
         for i in sorted(range(len(specs)), key=lambda i: i in twins):  # twins before the rows that reuse them
             spec = specs[i]
@@ -161,6 +150,27 @@ def measure_rows(specs: list[RowSpec], examples: list, timing: list, task, *, wa
         for system in systems:
             system.close()
     return rows
+
+
+def _timed_rounds(systems: list[System], timing: list, warmup: int, repeats: int, watts_per_core: float,
+                  show_progress: bool) -> tuple[list[list[float]], list[float], list, list]:
+    """Per system: the seconds of each timed pass, joules summed over passes, the energy source and the last
+    pass's logits; every round times each system once, after its own warm-up."""
+    n = len(systems)
+    timed = [system.features(timing) for system in systems]
+    passes, joules, sources, logits = [[] for _ in systems], [0.0] * n, [None] * n, [None] * n
+    with ProgressBar(repeats * n, "timing (rounds x rows)", enabled=show_progress) as bar:
+        for _ in range(repeats):
+            for i, (system, features) in enumerate(zip(systems, timed)):
+                system.timed_pass(features[:warmup])
+                with EnergyMeter(watts_per_core, system.worker_pids) as energy:
+                    start = time.perf_counter()
+                    logits[i] = system.timed_pass(features)
+                    passes[i].append(time.perf_counter() - start)
+                joules[i] += energy.joules
+                sources[i] = energy.source
+                bar.advance(1)
+    return passes, joules, sources, logits
 
 
 def _same_predictions(a: np.ndarray, b: np.ndarray) -> bool:
