@@ -1,3 +1,4 @@
+import copy
 import json
 import os
 
@@ -5,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification
 
 from leanformer.errors import LeanformerError
 from leanformer.evaluation import EvalConfig, evaluate
@@ -14,6 +16,7 @@ from leanformer.tasks.generic import GenericClassification
 from leanformer.training import TrainConfig, train
 from leanformer.training.options import TrainOptions, resolve_defaults
 from leanformer.training import loop as trainer_module
+from tests.conftest import VOCAB, make_tiny_model
 
 
 def config(model, data, out, **kw):
@@ -146,3 +149,28 @@ def test_checkpoints_follow_the_clock_as_well_as_the_step_count(tiny_model, toy_
     train(config(tiny_model("bert"), toy_dataset, tmp_path / "out", epochs=2, batch_size=48, train_limit=144,
                  checkpoint_every=1000, checkpoint_minutes=minutes))
     assert calls == saves
+
+
+def test_fused_optimizer_takes_the_reference_adamw_steps(tmp_path):
+    """The fused kernel must change nothing but speed: the steps of PyTorch's reference loop, with weight decay
+    on matrices only."""
+    model = AutoModelForSequenceClassification.from_pretrained(make_tiny_model(tmp_path / "tiny"), num_labels=2)
+    twin, start = copy.deepcopy(model), copy.deepcopy(model)
+    opts = TrainOptions(learning_rate=1e-2, weight_decay=0.1)
+    fused = trainer_module._optimizer(model, opts)
+    assert fused.defaults["fused"]
+    position = {id(p): i for i, p in enumerate(model.parameters())}
+    twins = list(twin.parameters())
+    reference = torch.optim.AdamW([{**g, "params": [twins[position[id(p)]] for p in g["params"]]}
+                                   for g in fused.param_groups], foreach=False, fused=False)
+    assert [g["weight_decay"] for g in reference.param_groups] == [0.1, 0.0]
+    assert all(p.ndim >= 2 for p in reference.param_groups[0]["params"])
+    inputs = torch.randint(5, len(VOCAB), (4, 12))
+    for _ in range(3):
+        for m, optimizer in ((model, fused), (twin, reference)):
+            m(input_ids=inputs).logits.square().sum().backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    assert all(not torch.equal(a, b) for a, b in zip(model.parameters(), start.parameters()))
+    for a, b in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -103,12 +103,16 @@ def _trainable(run: Run) -> torch.nn.Module:
 
 
 def _optimizer(module: torch.nn.Module, opts: TrainOptions):
+    """AdamW, fused where PyTorch has the kernel: the default implementation loops over parameters in Python
+    and its element-wise passes were the largest cost after the matrix products in a profile of a CPU
+    training step (docs/benchmarks.md)."""
     decay, no_decay = [], []
     for name, p in module.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
     return torch.optim.AdamW([{"params": decay, "weight_decay": opts.weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=opts.learning_rate)
+                              {"params": no_decay, "weight_decay": 0.0}], lr=opts.learning_rate,
+                             fused=device_of(module).type in ("cpu", "cuda"))
 
 
 def _save_checkpoint(path: Path, trainable, optimizer, scheduler, state: TrainState) -> None:
@@ -176,8 +180,8 @@ def fit(run: Run) -> dict:
         trainable.train()
         batches = length_grouped_batches(train_lengths, opts.batch_size, opts.seed, state.epoch)
         loss_ema, seen, started = None, 0, time.perf_counter()
-        with ProgressBar(steps_per_epoch, f"epoch {state.epoch + 1}/{opts.epochs}", enabled=opts.show_progress) as bar:
-            bar.advance(state.step_in_epoch)
+        with ProgressBar(steps_per_epoch, f"epoch {state.epoch + 1}/{opts.epochs}", enabled=opts.show_progress,
+                         done=state.step_in_epoch) as bar:
             for idx in batches[state.step_in_epoch:]:
                 inputs = to_device(collate([train_features[i] for i in idx], pad_id, task.multiple_choice), device)
                 with autocast(bf16, device):

@@ -19,13 +19,14 @@ class ProgressBar:
 
     On a terminal it is a rich live bar; otherwise (``nohup ... > log``) it prints one line
     every ``log_every`` seconds so long jobs stay observable from their log. ``unit="bytes"`` shows
-    sizes and a transfer speed.
+    sizes and a transfer speed. ``done``: items finished before this run (a resumed job); they count toward
+    the total but not toward the rate the time left is projected from.
     """
 
     def __init__(self, total: int, description: str, log_every: float = 30.0, enabled: bool = True,
-                 unit: str = "items"):
+                 unit: str = "items", done: int = 0):
         self.total, self.description, self.log_every, self.unit = total, description, log_every, unit
-        self.done, self.status = 0, ""
+        self.done, self._resumed_at, self.status = done, done, ""
         self._interactive = enabled and console.is_terminal
         self._quiet = not enabled
         self._last_log = time.monotonic()
@@ -41,7 +42,7 @@ class ProgressBar:
                 console=console, transient=False,
             )
             self._progress.__enter__()
-            self._task = self._progress.add_task(self.description, total=self.total, status="")
+            self._task = self._progress.add_task(self.description, total=self.total, completed=self.done, status="")
         return self
 
     def advance(self, n: int = 1, status: str | None = None) -> None:
@@ -58,7 +59,8 @@ class ProgressBar:
         elapsed = time.monotonic() - self._start
         done = f"{self.done / 1e6:.0f}/{self.total / 1e6:.0f} MB" if self.unit == "bytes" else f"{self.done}/{self.total}"
         # the rate so far, projected over what is left: a log reader sees when a long job should end
-        eta = f" eta {_clock(elapsed / self.done * (self.total - self.done))}" if 0 < self.done < self.total else ""
+        ran = self.done - self._resumed_at
+        eta = f" eta {_clock(elapsed / ran * (self.total - self.done))}" if 0 < ran and self.done < self.total else ""
         print(f"[{self.description}] {done} {elapsed:.0f}s{eta} {self.status}", file=sys.stderr, flush=True)
 
     def __exit__(self, *exc) -> None:
