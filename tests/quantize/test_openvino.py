@@ -24,6 +24,14 @@ def test_openvino_fp32_matches_onnx_and_int8_is_checked(trained_toy, tmp_path):
     assert (Predictor(str(tmp_path / "int8")).logits(TEXTS).argmax(-1) == reference.argmax(-1)).mean() >= 0.75
 
 
+def test_openvino_computes_float_parts_in_fp32_on_every_cpu(trained_toy, tmp_path):
+    """OpenVINO's CPU default is bf16 where the CPU has AMX; the model must run at the precision it was checked at."""
+    to_openvino(OpenVinoConfig(model=str(trained_toy["onnx"]), output_dir=str(tmp_path / "fp32"), precision="fp32"))
+    import openvino
+    backend = Predictor(str(tmp_path / "fp32")).backend
+    assert backend.compiled.get_property("INFERENCE_PRECISION_HINT") == openvino.Type.f32
+
+
 def test_auto_backend_records_its_choice_and_every_timing(trained_toy, tmp_path):
     result = quantize_model(QuantizeConfig(model=str(trained_toy["onnx"]), output_dir=str(tmp_path / "auto"),
                                            backend="auto", variant="s8", timing_examples=16, timing_batch_size=4))
