@@ -2,7 +2,8 @@
 # Approximate computing on VitaminC (issue: approximate computing), from one starting model: one significance
 # analysis on a training sample, one model per goal (faster, smaller, accurate; each re-distilled from the
 # starting model), the uniform pruning step at equal cost beside faster and smaller (as many heads and FFN
-# neurons in all, the same in every layer, re-distilled the same way), then all of them in one `leanformer bench`.
+# neurons in all, the same in every layer, re-distilled the same way), then all of them in one `leanformer bench`;
+# last, the accuracy of sign-matching and hard attention on the starting model (benchmarks/approx_attention.py).
 #   START=.../vitaminc-mpnet-teacher NAME=teacher benchmarks/approx.sh     (the default)
 #   START=.../frontier-gpu/l6 NAME=l6 benchmarks/approx.sh                 (a distilled student)
 # Every step is resumable; a finished step is skipped. STEPS limits what runs.
@@ -14,7 +15,7 @@ RUNS=${RUNS:-${LEANFORMER_CACHE:-$HOME/.cache/leanformer}/runs}
 TEACHER=${TEACHER:-$RUNS/vitaminc-mpnet-teacher}
 START=${START:-$TEACHER}
 NAME=${NAME:-teacher}
-STEPS=${STEPS:-analyze faster smaller accurate uniform-faster uniform-smaller bench}
+STEPS=${STEPS:-analyze faster smaller accurate uniform-faster uniform-smaller bench attention}
 A=$RUNS/approx-$NAME
 SAMPLE=(--examples "${EXAMPLES:-2000}" --group-size 512 --seed 42)
 EPOCHS=${EPOCHS:-1}
@@ -40,3 +41,5 @@ done
 step bench "$A/bench/report.md" $LF bench --teacher "$TEACHER" --student "$START" \
     --pruned "$A/uniform-faster,$A/uniform-smaller" --approximated "$A/faster,$A/smaller,$A/accurate" \
     --output "$A/bench" --timing-examples 200 --overwrite
+step attention "$A/attention.json" $PY benchmarks/approx_attention.py --model "$START" --split test \
+    --limit "${ATTENTION_EXAMPLES:-2000}" --k 16,32 --each --output "$A/attention.json"

@@ -90,6 +90,7 @@ def main() -> None:
         for i in layers:
             scored(f"{methods[0]}, k={ks[0]}, layer {i} alone", {str(i): {"method": methods[0], "k": ks[0]}})
     if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps({"model": args.model, "split": args.split, "examples": len(examples),
                                                  "rows": rows}, indent=1))
 
