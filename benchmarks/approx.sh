@@ -18,8 +18,10 @@ NAME=${NAME:-teacher}
 STEPS=${STEPS:-analyze faster smaller accurate uniform-faster uniform-smaller bench attention}
 A=$RUNS/approx-$NAME
 SAMPLE=(--examples "${EXAMPLES:-2000}" --group-size 512 --seed 42)
-EPOCHS=${EPOCHS:-1}
+EPOCHS=${EPOCHS:-1}  # EPOCHS=0: neither the approximated models nor their uniform peers are re-distilled
 SUBSET=(${LIMIT:+--train-limit "$LIMIT"})  # LIMIT=N distils on N training examples (a quick look)
+if [[ $EPOCHS == 0 ]]; then REDISTILL=(--no-redistill); else REDISTILL=(--epochs "$EPOCHS"); fi
+BENCH=(${BENCH_LIMIT:+--limit "$BENCH_LIMIT"} ${NO_PEERS:+--no-peers})  # BENCH_LIMIT=N scores the first N test pairs
 
 source benchmarks/steps.sh
 
@@ -35,11 +37,13 @@ for goal in faster smaller; do
     if [[ " $STEPS " == *" uniform-$goal "* ]]; then
         read -r heads ffn < <(peer $goal)
         step uniform-$goal "$A/uniform-$goal/leanformer.json" $LF prune -m "$START" --heads "$heads" --ffn "$ffn" \
-            --epochs "$EPOCHS" --seed 42 --resume "${SUBSET[@]}" -o "$A/uniform-$goal"
+            "${REDISTILL[@]}" --seed 42 --resume "${SUBSET[@]}" -o "$A/uniform-$goal"
     fi
 done
+# the bench takes the models that were made (STEPS may have left some out)
+made() { local m=(); for d in "$@"; do [[ -f "$A/$d/leanformer.json" ]] && m+=("$A/$d"); done; (IFS=,; echo "${m[*]}"); }
 step bench "$A/bench/report.md" $LF bench --teacher "$TEACHER" --student "$START" \
-    --pruned "$A/uniform-faster,$A/uniform-smaller" --approximated "$A/faster,$A/smaller,$A/accurate" \
-    --output "$A/bench" --timing-examples 200 --overwrite
+    --pruned "$(made uniform-faster uniform-smaller)" --approximated "$(made faster smaller accurate)" \
+    --output "$A/bench" --timing-examples 200 "${BENCH[@]}" --overwrite
 step attention "$A/attention.json" $PY benchmarks/approx_attention.py --model "$START" --split test \
     --limit "${ATTENTION_EXAMPLES:-2000}" --k 16,32 --each --output "$A/attention.json"
