@@ -20,9 +20,9 @@ class FakeScorer:
     def __init__(self, effects):
         self.effects, self.calls = effects, 0
 
-    def __call__(self, removed, replay=False):
+    def __call__(self, removed, replay=False, trial=None):
         self.calls += 1
-        return {"loss": 0.0, "metric": 0.80 + sum(self.effects[c] for c in removed)}
+        return {"loss": 0.0, "metric": 0.80 + sum(self.effects[c] for c in removed | ({trial} if trial else set()))}
 
 
 def test_greedy_never_goes_below_the_budget_and_skips_covered_parts():
@@ -40,10 +40,10 @@ def test_a_killed_greedy_loop_resumes_from_its_trials_without_measuring_them_aga
     straight = greedy(FakeScorer(effects), [a, h, f, g], "faster", 0.005, show_progress=False)
 
     class Killed(FakeScorer):
-        def __call__(self, removed, replay=False):
+        def __call__(self, removed, replay=False, trial=None):
             if self.calls == 3:  # the base pass, then a and f: killed while measuring g
                 raise KeyboardInterrupt("killed")
-            return super().__call__(removed, replay)
+            return super().__call__(removed, replay, trial)
 
     with pytest.raises(KeyboardInterrupt):
         greedy(Killed(effects), [a, h, f, g], "faster", 0.005, show_progress=False, trials=log)

@@ -22,23 +22,31 @@ def test_replayed_passes_equal_full_passes_and_skip_the_layers_before(tiny_model
     for i, block in enumerate(blocks):
         block.register_forward_hook(lambda *_a, i=i: ran.append(i))
 
-    def run(removed, first):
+    def run(removed, keep=range(3), only=False):
         ran.clear()
-        with torch.no_grad(), masks(model, removed, 16), replay.starting_at(first):
+        keys = [frozenset(c for c in removed if c.layer == k) for k in range(3)]
+        with torch.no_grad(), masks(model, removed, 16), replay.passes(keys, keep, only):
             return [model(**b).logits for b in batches]
 
-    clean = run(set(), 0)
-    run({Component(1, "head", 1)}, 1)  # computes every layer and keeps layer 0's outputs
+    clean = run(set())  # computes every layer and keeps them all
     assert ran == [0, 1, 2] * len(batches)
-    run({Component(2, "head", 1)}, 2)  # replays layer 0, keeps layer 1's outputs
+    run({Component(1, "head", 1)}, keep=range(1))  # a trial in layer 1 replays layer 0
     assert ran == [1, 2] * len(batches)
     removed = {Component(2, "group", 0), Component(2, "head", 3)}
-    replayed = run(removed, 2)
+    replayed = run(removed, keep=range(2))  # the rejected trial above did not replace layer 1's clean outputs
     assert ran == [2] * len(batches)  # layers 0 and 1 did not run
-    full = run(removed, 0)
+    replay.forget()
+    full = run(removed)
+    assert ran == [0, 1, 2] * len(batches)
     for r, f, c in zip(replayed, full, clean):
         torch.testing.assert_close(r, f, rtol=0, atol=0)
         assert not torch.allclose(f, c)  # the removal does change the logits
+    accepted = {Component(0, "head", 0)}  # a removal kept in layer 0: layers 0 and 1 compute anew, once
+    for expected in ([0, 1, 2], [2]):
+        run(accepted | {Component(2, "head", 1)}, keep=range(2))
+        assert ran == expected * len(batches)
+    run(set(), keep=(), only=True)
+    assert replay.kept == {}
     assert list(layers(model)) == blocks  # the real layers are back
 
 
@@ -56,7 +64,7 @@ def test_analysis_and_greedy_loop_are_the_same_with_and_without_replay(trained_t
         return {r["component"]: r["loss"] for r in rows}, result
 
     replayed, kept = run(tmp_path / "replayed")
-    monkeypatch.setattr(PrefixReplay, "starting_at", lambda self, first: contextlib.nullcontext())
+    monkeypatch.setattr(PrefixReplay, "passes", lambda self, keys, keep=(), only=False: contextlib.nullcontext())
     full, reference = run(tmp_path / "full")
     assert full == pytest.approx(replayed, abs=1e-6)
     assert kept["removed"] == reference["removed"] and kept["removed"]  # the same components removed

@@ -87,7 +87,7 @@ def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_p
                 tried = _listed(removed | {c})
                 trial = logged.get(json.dumps(tried))
                 if trial is None:
-                    trial = scorer(removed | {c}, replay=True)  # only masks change while the loop runs
+                    trial = scorer(removed, replay=True, trial=c)  # only masks change while the loop runs
                     if trials:
                         append_row(trials, {"removed": tried, "measured": trial})
                 if trial["metric"] > current["metric"] if goal == "accurate" else trial["metric"] >= floor:

@@ -23,6 +23,7 @@ from leanformer.approx.components import KINDS, Component, components, cost, mas
 from leanformer.data.features import encode
 from leanformer.errors import LeanformerError
 from leanformer.models import load_model
+from leanformer.models.anatomy import layers
 from leanformer.models.inference import predict_logits
 from leanformer.models.replay import PrefixReplay
 from leanformer.tasks import Task, task_for
@@ -65,16 +66,22 @@ class Scorer:
         self.features = encode(self.examples, tokenizer, cfg.max_length)
         self.labels = torch.tensor([ex.label for ex in self.examples])
         self.pad_id = tokenizer.pad_token_id
-        self.replay = PrefixReplay(model)
+        self.replay, self.layers = PrefixReplay(model), len(layers(model))
 
-    def __call__(self, removed: set[Component], replay: bool = False) -> dict:
-        """``replay``: the caller vouches that the model is unchanged but for ``removed`` since the last
-        replaying call, so layers before the first removed one may replay that call's outputs; a call
-        without it forgets them."""
+    def __call__(self, removed: set[Component], replay: bool = False, trial: Component | None = None) -> dict:
+        """Loss and metric with ``removed`` and ``trial`` silenced.
+
+        ``replay``: the caller vouches that the model is unchanged but for the silenced components since the last
+        call, so the layers that silence what they silenced in an earlier pass replay its outputs; a call without
+        it forgets them. The outputs kept for later calls are those of the layers before ``trial``'s, which hold
+        for ``removed`` alone: the next trial beside the same removals replays them whether this one is kept or
+        not."""
         if not replay:
             self.replay.forget()
-        first = min(c.layer for c in removed) if replay and removed else 0
-        with masks(self.model, removed, self.cfg.group_size), self.replay.starting_at(first):
+        silenced = removed | {trial} if trial is not None else removed
+        keys = [frozenset(c for c in silenced if c.layer == k) for k in range(self.layers)]
+        keep = range(trial.layer if trial is not None else self.layers)
+        with masks(self.model, silenced, self.cfg.group_size), self.replay.passes(keys, keep):
             logits = predict_logits(self.model, self.features, self.pad_id, self.task.multiple_choice,
                                     self.cfg.batch_size, self.bf16, show_progress=False)
         loss = F.cross_entropy(torch.from_numpy(logits), self.labels).item()
@@ -130,7 +137,7 @@ def significance(model, scorer: Scorer, found: list[Component], group_size: int,
         for c in found:
             row = done.get((c.layer, c.kind, c.index))
             if row is None:
-                measured = scorer({c}, replay=True)  # components come layer by layer: replay the ones before
+                measured = scorer(set(), replay=True, trial=c)  # the layers before c's replay the base pass
                 row = {"layer": c.layer, "kind": c.kind, "index": c.index, "component": c.name, **measured,
                        "loss_change": measured["loss"] - base["loss"], "metric_change": measured["metric"] - base["metric"],
                        **cost(model, c, group_size)}

@@ -1,14 +1,16 @@
-"""Layer outputs kept from one measuring pass and replayed in the next, so that a measurement which only
-changes layer ``l`` and later does not recompute layers ``0 .. l-1``.
+"""Layer outputs kept from earlier measuring passes and replayed in later ones, so that a measurement which
+only changes layer ``l`` and later does not recompute layers ``0 .. l-1``.
 
-A significance analysis removes one component at a time, layer by layer, and layer importance skips one
-layer at a time: the layers before the change compute exactly what they computed in the previous pass over
-the same sample. On a 12-layer teacher that is, on average, half of every pass.
+A significance analysis removes one component at a time, and layer importance skips one layer at a time: the
+layers before the change compute exactly what they computed in an earlier pass over the same sample. The greedy
+loop of ``approximate`` tries one more removal at a time: the layers before the tried one compute what they
+computed for the removals kept so far. On a 12-layer teacher that is, on average, half of every pass.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Hashable, Iterable, Sequence
 
 import torch
 
@@ -30,43 +32,45 @@ class _Replayed(torch.nn.Module):
 
 
 class PrefixReplay:
-    """The outputs of one layer on a fixed sample in a fixed batch order (the scorer's), kept from the last
-    pass that computed them."""
+    """Outputs of some layers on a fixed sample in a fixed batch order (the caller's), each with what it was
+    computed with, so a later pass replays a layer's output only when every layer up to it computes the same.
+
+    Memory: one kept layer holds the sample's hidden states (examples x tokens x hidden, in fp32)."""
 
     def __init__(self, model: torch.nn.Module):
         self.model = model
-        #: index of the layer whose outputs are kept (None: none), and its output for each batch
-        self.layer: int | None = None
+        #: layer index -> (the keys of layers 0 .. index when it ran, its output for each batch)
+        self.kept: dict[int, tuple[tuple, list]] = {}
         self.outputs: list = []
         self.position = 0
 
     def forget(self) -> None:
         """Drop the kept outputs (the model may have changed)."""
-        self.layer, self.outputs = None, []
+        self.kept = {}
 
     @contextlib.contextmanager
-    def starting_at(self, first_changed: int):
-        """Run the passes inside with the kept layers before ``first_changed`` replayed, and keep the output of
-        layer ``first_changed - 1`` for the next pass if it is not kept yet (the layers from the kept one to
-        it run unchanged, so their output is the whole model's)."""
-        if first_changed == 0:
-            yield
-            return
+    def passes(self, keys: Sequence[Hashable], keep: Iterable[int] = (), only: bool = False):
+        """Run the passes inside with the layers up to the deepest kept one replayed whose keys match, layer
+        by layer, this pass's ``keys`` (one per layer: what it computes with beyond its weights, e.g. its
+        removed components); then keep the outputs this pass computed for the layers in ``keep`` (``only``:
+        and drop the others)."""
         container = layer_container(self.model)
         blocks = container.layer
-        replayed = self.layer + 1 if self.layer is not None and self.layer < first_changed else 0
-        kept, hook = [], None
-        if replayed < first_changed:
-            hook = blocks[first_changed - 1].register_forward_hook(lambda _m, _a, out: kept.append(out))
+        replayed = max((k + 1 for k, (ran, _) in self.kept.items() if ran == tuple(keys[: k + 1])), default=0)
+        keep = set(keep)
+        new = {k: [] for k in sorted(keep) if replayed <= k < len(blocks)}
+        hooks = [blocks[k].register_forward_hook(lambda _m, _a, out, got=got: got.append(out)) for k, got in new.items()]
         if replayed:
-            self.position = 0
+            self.outputs, self.position = self.kept[replayed - 1][1], 0
             container.layer = torch.nn.ModuleList([_Replayed(self, i == replayed - 1) for i in range(replayed)]
                                                   + list(blocks[replayed:]))
         try:
             yield
         finally:
             container.layer = blocks
-            if hook is not None:
+            for hook in hooks:
                 hook.remove()
-        if hook is not None:  # only reached when the pass completed
-            self.layer, self.outputs = first_changed - 1, kept
+        # only reached when the passes completed
+        if only:
+            self.kept = {k: v for k, v in self.kept.items() if k in keep}
+        self.kept.update({k: (tuple(keys[: k + 1]), got) for k, got in new.items()})

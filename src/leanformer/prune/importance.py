@@ -133,7 +133,9 @@ def layer_importance(model: torch.nn.Module, batches: list[tuple[dict, torch.Ten
         try:
             for i in range(len(blocks)):
                 container.layer = torch.nn.ModuleList(b for j, b in enumerate(blocks) if j != i)
-                with replay.starting_at(i):  # the layers before the skipped one compute what they did last pass
+                # the layers before the skipped one compute what they did in the last pass: replay them, and keep
+                # layer i - 1, which the next pass replays
+                with replay.passes([None] * i + [i] * (len(blocks) - 1 - i), keep={i - 1}, only=True):
                     rises.append(loss() - full)
                 bar.advance(1)
         finally:
