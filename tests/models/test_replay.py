@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from leanformer.approx.components import Component, masks
+from leanformer.approx.components import Component, by_layer, masks
 from leanformer.models.replay import PrefixReplay
 from leanformer.models import load_for_task
 from leanformer.models.anatomy import layers
@@ -24,8 +24,7 @@ def test_replayed_passes_equal_full_passes_and_skip_the_layers_before(tiny_model
 
     def run(removed, keep=range(3), only=False):
         ran.clear()
-        keys = [frozenset(c for c in removed if c.layer == k) for k in range(3)]
-        with torch.no_grad(), masks(model, removed, 16), replay.passes(keys, keep, only):
+        with torch.no_grad(), masks(model, removed, 16), replay.passes(by_layer(removed, 3), keep, only):
             return [model(**b).logits for b in batches]
 
     clean = run(set())  # computes every layer and keeps them all

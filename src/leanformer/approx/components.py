@@ -36,6 +36,11 @@ def components(model, group_size: int) -> list[Component]:
     return found
 
 
+def by_layer(removed: set[Component], layers: int) -> list[frozenset[Component]]:
+    """The removed components of each layer: what each layer computes with beyond its weights (replay keys)."""
+    return [frozenset(c for c in removed if c.layer == k) for k in range(layers)]
+
+
 def _units(part: BlockParts, c: Component, group_size: int) -> tuple[list[int], list[int]]:
     """(heads, neurons) of the layer that ``c`` covers."""
     if c.kind == "attention":

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from leanformer.approx.components import KINDS, Component, components, cost, masks
+from leanformer.approx.components import KINDS, Component, by_layer, components, cost, masks
 from leanformer.data.features import encode
 from leanformer.errors import LeanformerError
 from leanformer.models import load_model
@@ -79,9 +79,8 @@ class Scorer:
         if not replay:
             self.replay.forget()
         silenced = removed | {trial} if trial is not None else removed
-        keys = [frozenset(c for c in silenced if c.layer == k) for k in range(self.layers)]
         keep = range(trial.layer if trial is not None else self.layers)
-        with masks(self.model, silenced, self.cfg.group_size), self.replay.passes(keys, keep):
+        with masks(self.model, silenced, self.cfg.group_size), self.replay.passes(by_layer(silenced, self.layers), keep):
             logits = predict_logits(self.model, self.features, self.pad_id, self.task.multiple_choice,
                                     self.cfg.batch_size, self.bf16, show_progress=False)
         loss = F.cross_entropy(torch.from_numpy(logits), self.labels).item()
