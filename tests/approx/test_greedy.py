@@ -34,6 +34,19 @@ def test_greedy_never_goes_below_the_budget_and_skips_covered_parts():
     assert removed == {g} and final["metric"] > 0.8
 
 
+def test_a_loss_budget_refuses_removals_the_metric_does_not_see():
+    a, f = Component(0, "attention"), Component(1, "ffn")
+
+    class Lossy(FakeScorer):  # both removals leave the metric where it was; f raises the loss by half
+        def __call__(self, removed, replay=False, trial=None):
+            every = removed | ({trial} if trial else set())
+            return {"loss": 0.4 + (0.2 if f in every else 0.01 * len(every)), "metric": 0.80}
+
+    assert greedy(Lossy({}), [a, f], "faster", 0.005, show_progress=False)[0] == {a, f}
+    removed, base, final = greedy(Lossy({}), [a, f], "faster", 0.005, show_progress=False, loss_budget=0.05)
+    assert removed == {a} and final["loss"] <= base["loss"] * 1.05
+
+
 def test_a_killed_greedy_loop_resumes_from_its_trials_without_measuring_them_again(tmp_path):
     a, h, f, g = Component(0, "attention"), Component(0, "head", 1), Component(1, "ffn"), Component(1, "group", 0)
     effects, log = {a: -0.003, h: -0.001, f: -0.002, g: +0.01}, tmp_path / "trials.jsonl"

@@ -38,6 +38,9 @@ class ApproximateConfig(AnalyzeConfig):
     output_dir: str = option(help="Directory for the approximated model.", flags=("--output", "-o"))
     goal: str = option("faster", "faster, smaller or accurate.")
     budget: float = option(0.005, "Relative drop of the metric allowed on the training sample (0.005: 0.5%).")
+    loss_budget: float | None = option(None, "Also keep the sample loss within this relative rise of the start "
+                                             "(0.05: 5%): a metric on a few hundred examples moves in whole "
+                                             "examples and can stay put while the loss climbs.")
     redistill_epochs: int = option(0, "Distil the approximated model from the starting one for this many epochs "
                                       "(0: no distillation).")
     learning_rate: float | None = option(None, "Learning rate of that distillation (default: by model width).")
@@ -71,14 +74,16 @@ def _listed(removed: set[Component]) -> list[list]:
 
 
 def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_progress: bool = True,
-           trials: Path | None = None):
-    """Keep each removal whose measured metric stays at or above the floor (``accurate``: above the current).
+           trials: Path | None = None, loss_budget: float | None = None):
+    """Keep each removal whose measured metric stays at or above the floor (``accurate``: above the current)
+    and, with ``loss_budget``, whose loss stays within that relative rise of the start's.
 
     ``trials``: a log of every measurement (what was removed, and the metric on the sample), so a killed run
     resumes where it stopped: any run on the same sample takes the measurement of the same removals from it."""
     logged = {json.dumps(row["removed"]): row["measured"] for row in read_rows(trials)} if trials else {}
     base = scorer(set())
     floor = base["metric"] * (1 - budget)
+    ceiling = float("inf") if loss_budget is None else base["loss"] * (1 + loss_budget)
     removed: set[Component] = set()
     current = base
     with ProgressBar(len(candidates), f"approximate ({goal})", enabled=show_progress) as bar:
@@ -90,7 +95,8 @@ def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_p
                     trial = scorer(removed, replay=True, trial=c)  # only masks change while the loop runs
                     if trials:
                         append_row(trials, {"removed": tried, "measured": trial})
-                if trial["metric"] > current["metric"] if goal == "accurate" else trial["metric"] >= floor:
+                kept = trial["metric"] > current["metric"] if goal == "accurate" else trial["metric"] >= floor
+                if kept and trial["loss"] <= ceiling:
                     removed.add(c)
                     current = trial
             bar.advance(1)
@@ -147,7 +153,7 @@ def approximate(cfg: ApproximateConfig) -> dict:
     write_table(tables, {"model": cfg.model, "metric": task.primary_metric, "examples": len(scorer.examples),
                          "group_size": cfg.group_size, **analysis})
     removed, base, final = greedy(scorer, order(analysis["rows"], cfg.goal), cfg.goal, cfg.budget, cfg.show_progress,
-                                  tables / "trials.jsonl")
+                                  tables / "trials.jsonl", cfg.loss_budget)
     attention = {}
     if cfg.attention:
         spec = {"method": cfg.attention, "k": cfg.attention_k}
@@ -160,7 +166,8 @@ def approximate(cfg: ApproximateConfig) -> dict:
                                     neurons=compose(previous.neurons, neurons),
                                     attention={**(previous.attention or {}), **attention} or None)
     summary = current_structure(smaller)
-    details = {"source": cfg.model, "goal": cfg.goal, "budget": cfg.budget, "examples": len(scorer.examples),
+    details = {"source": cfg.model, "goal": cfg.goal, "budget": cfg.budget, "loss_budget": cfg.loss_budget,
+               "examples": len(scorer.examples),
                "group_size": cfg.group_size, "removed": sorted(c.name for c in removed),
                "approximate_attention": attention or None,
                "sample_before": base, "sample_after": final, "heads_per_layer": summary["heads_per_layer"],
