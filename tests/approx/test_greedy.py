@@ -7,7 +7,7 @@ import pytest
 
 from leanformer.approx import AnalyzeConfig, ApproximateConfig, analyze, approximate
 from leanformer.approx.components import Component
-from leanformer.approx.greedy import greedy, order, uniform_peer
+from leanformer.approx.greedy import acceptance, greedy, order, uniform_peer
 from leanformer.errors import LeanformerError
 from leanformer.export import ExportConfig, export_model
 from leanformer.models import load_model
@@ -45,6 +45,16 @@ def test_a_loss_budget_refuses_removals_the_metric_does_not_see():
     assert greedy(Lossy({}), [a, f], "faster", 0.005, show_progress=False)[0] == {a, f}
     removed, base, final = greedy(Lossy({}), [a, f], "faster", 0.005, show_progress=False, loss_budget=0.05)
     assert removed == {a} and final["loss"] <= base["loss"] * 1.05
+    # the same rule keeps approximate attention, for every goal
+    accepts = acceptance({"loss": 0.4, "metric": 0.8}, "accurate", 0.005, 0.05)
+    assert accepts({"loss": 0.41, "metric": 0.81}, {"loss": 0.4, "metric": 0.8})
+    assert not accepts({"loss": 0.43, "metric": 0.81}, {"loss": 0.4, "metric": 0.8})
+
+
+def test_a_negative_loss_budget_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(LeanformerError, match="loss budget is a relative loss rise >= 0, got -0.1"):
+        approximate(ApproximateConfig(model=str(tmp_path / "m"), output_dir=str(tmp_path / "out"), loss_budget=-0.1))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_killed_greedy_loop_resumes_from_its_trials_without_measuring_them_again(tmp_path):

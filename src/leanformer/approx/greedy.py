@@ -73,17 +73,27 @@ def _listed(removed: set[Component]) -> list[list]:
     return sorted([c.layer, c.kind, c.index] for c in removed)
 
 
+def acceptance(base: dict, goal: str, budget: float, loss_budget: float | None):
+    """The rule every removal is kept by, ``accepts(trial, current)``: its metric at or above the floor
+    (``accurate``: above the current) and, with ``loss_budget``, its loss within that relative rise of the start's."""
+    floor = base["metric"] * (1 - budget)
+    ceiling = float("inf") if loss_budget is None else base["loss"] * (1 + loss_budget)
+
+    def accepts(trial: dict, current: dict) -> bool:
+        kept = trial["metric"] > current["metric"] if goal == "accurate" else trial["metric"] >= floor
+        return kept and trial["loss"] <= ceiling
+    return accepts
+
+
 def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_progress: bool = True,
            trials: Path | None = None, loss_budget: float | None = None):
-    """Keep each removal whose measured metric stays at or above the floor (``accurate``: above the current)
-    and, with ``loss_budget``, whose loss stays within that relative rise of the start's.
+    """Keep each removal that the goal's ``acceptance`` rule takes.
 
     ``trials``: a log of every measurement (what was removed, and the metric on the sample), so a killed run
     resumes where it stopped: any run on the same sample takes the measurement of the same removals from it."""
     logged = {json.dumps(row["removed"]): row["measured"] for row in read_rows(trials)} if trials else {}
     base = scorer(set())
-    floor = base["metric"] * (1 - budget)
-    ceiling = float("inf") if loss_budget is None else base["loss"] * (1 + loss_budget)
+    accepts = acceptance(base, goal, budget, loss_budget)
     removed: set[Component] = set()
     current = base
     with ProgressBar(len(candidates), f"approximate ({goal})", enabled=show_progress) as bar:
@@ -95,8 +105,7 @@ def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_p
                     trial = scorer(removed, replay=True, trial=c)  # only masks change while the loop runs
                     if trials:
                         append_row(trials, {"removed": tried, "measured": trial})
-                kept = trial["metric"] > current["metric"] if goal == "accurate" else trial["metric"] >= floor
-                if kept and trial["loss"] <= ceiling:
+                if accepts(trial, current):
                     removed.add(c)
                     current = trial
             bar.advance(1)
@@ -104,9 +113,9 @@ def greedy(scorer, candidates: list[Component], goal: str, budget: float, show_p
 
 
 def approximate_attention(model, scorer, rows: list[dict], removed: set[Component], group_size: int, spec: dict,
-                          goal: str, floor: float, current: dict) -> tuple[dict[str, dict], dict]:
-    """Approximate the attention of the layers that keep the metric at the floor (``accurate``: above the
-    current), least significant attention first; returns the chosen layers and the last measurement."""
+                          accepts, current: dict) -> tuple[dict[str, dict], dict]:
+    """Approximate the attention of the layers that the ``acceptance`` rule takes, least significant attention
+    first; returns the chosen layers and the last measurement."""
     chosen: dict[str, dict] = {}
     model.set_attn_implementation(IMPLEMENTATION)
     parts = block_parts(model)
@@ -119,7 +128,7 @@ def approximate_attention(model, scorer, rows: list[dict], removed: set[Componen
     for layer in sorted(weight, key=weight.get):
         parts[layer].attention.approximate_attention = spec
         trial = scorer(removed)
-        if trial["metric"] > current["metric"] if goal == "accurate" else trial["metric"] >= floor:
+        if accepts(trial, current):
             chosen[str(layer)], current = spec, trial
         else:
             del parts[layer].attention.approximate_attention
@@ -142,6 +151,8 @@ def approximate(cfg: ApproximateConfig) -> dict:
         raise LeanformerError(f"unknown approximate attention '{cfg.attention}'; expected one of {', '.join(METHODS)}")
     if not 0 <= cfg.budget < 1:
         raise LeanformerError(f"budget is a relative metric drop in [0, 1), got {cfg.budget}")
+    if cfg.loss_budget is not None and cfg.loss_budget < 0:
+        raise LeanformerError(f"loss budget is a relative loss rise >= 0, got {cfg.loss_budget}")
     check_output(cfg.output_dir, [cfg.model, cfg.data_dir], cfg.overwrite)
     # the analysis is an output of its own, beside the model (or the given one), and resumes if interrupted
     if cfg.analysis is not None and not is_leanformer_output(cfg.analysis):
@@ -158,7 +169,7 @@ def approximate(cfg: ApproximateConfig) -> dict:
     if cfg.attention:
         spec = {"method": cfg.attention, "k": cfg.attention_k}
         attention, final = approximate_attention(model, scorer, analysis["rows"], removed, cfg.group_size, spec,
-                                                 cfg.goal, base["metric"] * (1 - cfg.budget), final)
+                                                 acceptance(base, cfg.goal, cfg.budget, cfg.loss_budget), final)
     heads, neurons = removal(model, removed, cfg.group_size)
     smaller = apply_structure(copy.deepcopy(model), heads, neurons)
     previous = manifest.structure or Structure()
