@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LF=${LF:-.venv/bin/leanformer}
 RUNS=${RUNS:-${LEANFORMER_CACHE:-$HOME/.cache/leanformer}/runs}
-STEPS=${STEPS:-l6 h384 l4 aug2 more576 more384 h448}
+STEPS=${STEPS:-l6 h384 l4 aug2 more576 more384 h448 h384-1step}
 TEACHER=${TEACHER:-$RUNS/vitaminc-mpnet-teacher}
 F=$RUNS/frontier-gpu
 COMMON=(--batch-size 32 --seed 42 --resume --hidden-weight 1 --attention-weight 1 --teacher "$TEACHER")
@@ -42,3 +42,6 @@ step more384 "$F/l6-h384-a6-f1536-more/leanformer.json" $LF distill --teacher "$
 # 576 -> 448 (7 heads, 1792 FFN), 3 epochs, from the 576-wide step
 step h448 "$F/l6-h448-a7-f1792/leanformer.json" $LF prune -m "$F/l6-h384-a6-f1536-step1" --hidden 448 --heads 7 \
     --ffn 1792 --lr 1e-4 --epochs 3 -o "$F/l6-h448-a7-f1792" "${COMMON[@]}"
+# the 768 -> 384 width cut in one distilled step on the whole split, 3 epochs, against the two steps of h384
+step h384-1step "$F/l6-h384-a6-f1536-1step/leanformer.json" $LF prune -m "$F/l6" "${W[@]}" --lr 1e-4 --epochs 3 \
+    -o "$F/l6-h384-a6-f1536-1step" "${COMMON[@]}"
