@@ -1,4 +1,5 @@
-"""Hidden-channel and layer importance: a dead channel scores lowest, a layer's score is its measured loss rise."""
+"""Hidden-channel and layer importance: a dead channel scores lowest, a layer's score is its measured loss rise,
+and greedy selection measures again after every drop."""
 
 import copy
 
@@ -8,7 +9,7 @@ import torch.nn.functional as F
 
 from leanformer.models import load_for_task
 from leanformer.models.anatomy import keep_layers, layers, residual_parts
-from leanformer.prune.importance import hidden_importance, layer_importance
+from leanformer.prune.importance import greedy_layers, hidden_importance, layer_importance
 
 
 def _batches(tok):
@@ -49,3 +50,26 @@ def test_layer_score_is_the_loss_rise_when_that_layer_is_skipped(tiny_model, fam
         assert rises[skipped].item() == pytest.approx(mean_loss(keep_layers(copy.deepcopy(model), kept)) - full,
                                                       abs=1e-5)
     assert rises.shape == (3,) and len(layers(model)) == 3  # the model is left whole
+
+
+@pytest.mark.parametrize("family", ["bert", "mpnet"])
+def test_greedy_layers_drop_the_cheapest_layer_then_measure_again(tiny_model, family):
+    torch.manual_seed(0)
+    model, tok, _ = load_for_task(tiny_model(family, layers=4), ["a", "b"])
+    batches = _batches(tok)
+
+    def mean_loss(kept):
+        with torch.no_grad():
+            m = keep_layers(copy.deepcopy(model), kept)
+            return sum(F.cross_entropy(m(**x).logits, y, reduction="sum").item() for x, y in batches) / 4
+
+    kept, rounds = greedy_layers(model, batches, 2, show_progress=False)
+    expected = [0, 1, 2, 3]  # by brute force: each round, the layer whose skipping leaves the lowest loss goes
+    for measured in rounds:
+        base = mean_loss(expected)
+        losses = [mean_loss([j for j in expected if j != i]) for i in expected]
+        assert measured == pytest.approx([loss - base for loss in losses], abs=1e-5)
+        expected.pop(losses.index(min(losses)))
+    assert kept == expected and len(rounds) == 2
+    assert rounds[0] == pytest.approx(layer_importance(model, batches, show_progress=False).tolist(), abs=1e-6)
+    assert len(layers(model)) == 4  # the model is left whole

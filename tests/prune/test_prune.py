@@ -157,7 +157,18 @@ def test_prune_bad_target_writes_nothing(trained, tmp_path):
         prune(pcfg(trained, tmp_path / "p", heads=5))
     with pytest.raises(LeanformerError, match="nothing to prune"):
         prune(pcfg(trained, tmp_path / "p"))
+    with pytest.raises(LeanformerError, match="expected one of once, greedy"):
+        prune(pcfg(trained, tmp_path / "p", layers=1, layer_selection="best"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_greedy_layer_selection_is_recorded_with_every_round(trained, tmp_path):
+    prune(pcfg(trained, tmp_path / "p", layers=1, layer_selection="greedy", redistill=False, eval_limit=8))
+    manifest = load_model(tmp_path / "p")[2]
+    step = next(e for e in manifest.lineage if e["step"] == "prune")
+    assert step["layer_selection"] == "greedy" and step["layers_kept"] == list(manifest.structure.layers)
+    assert len(step["layer_rounds"]) == 1 and step["layer_rounds"][0] == step["layer_loss_rise"]
+    assert step["layers_kept"] == [max(range(2), key=lambda i: step["layer_loss_rise"][i])]
 
 
 def test_sweep_writes_table_and_plot_and_resumes(trained, tmp_path, monkeypatch):

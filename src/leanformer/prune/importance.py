@@ -141,3 +141,22 @@ def layer_importance(model: torch.nn.Module, batches: list[tuple[dict, torch.Ten
         finally:
             container.layer = blocks
     return torch.tensor(rises)
+
+
+def greedy_layers(model: torch.nn.Module, batches: list[tuple[dict, torch.Tensor]], keep: int, bf16: bool = False,
+                  show_progress: bool = True) -> tuple[list[int], list[list[float]]]:
+    """The ``keep`` layers left after dropping, one at a time, the layer whose skipping raises the loss least, and
+    measuring again after each drop: skipping each layer alone does not see what skipping neighbours together
+    costs. Returns the kept layer indices and every round's loss rises (over the layers still in)."""
+    container = layer_container(model)
+    blocks = container.layer
+    kept, rounds = list(range(len(blocks))), []
+    try:
+        while len(kept) > keep:
+            container.layer = torch.nn.ModuleList(blocks[j] for j in kept)
+            rises = layer_importance(model, batches, bf16, show_progress)
+            rounds.append(rises.tolist())
+            kept.pop(int(rises.argmin()))
+    finally:
+        container.layer = blocks
+    return kept, rounds

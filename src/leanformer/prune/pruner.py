@@ -24,8 +24,8 @@ from leanformer.models import Manifest, count_parameters, load_model, save_model
 from leanformer.models.anatomy import block_parts, hidden_width, keep_layers
 from leanformer.models.manifest import Structure
 from leanformer.models.structure import apply_structure, compose, current_structure
-from leanformer.prune.importance import (HIDDEN_METHODS, gradient_importance, hidden_importance, layer_importance,
-                                         magnitude_importance, top_k)
+from leanformer.prune.importance import (HIDDEN_METHODS, gradient_importance, greedy_layers, hidden_importance,
+                                         layer_importance, magnitude_importance, top_k)
 from leanformer.prune.targets import Shape, parse_target, resolve_target, schedule
 from leanformer.tasks import Task, task_for
 from leanformer.training.loop import begin, score_split
@@ -36,6 +36,7 @@ from leanformer.utils.paths import check_output
 from leanformer.utils.progress import info
 
 METHODS = ("gradient", "magnitude")
+LAYER_SELECTIONS = ("once", "greedy")
 
 
 @dataclass(kw_only=True)
@@ -52,6 +53,8 @@ class PruneConfig(TrainOptions):
     hidden: int | float | None = option(None, "Hidden (residual-stream) channels to keep: a count (384) or a ratio "
                                               "(0.5).", parse=parse_target)
     layers: int | None = option(None, "Layers to keep: the ones whose removal raises the training loss most.")
+    layer_selection: str = option("once", "How --layers chooses: once (each layer skipped alone, one measurement) "
+                                          "or greedy (drop the least important layer, measure again, repeat).")
     steps: int = option(1, "Reach the targets in this many prune-and-distil steps (shapes shrink linearly).")
     method: str = option("gradient", "Head/neuron importance: gradient (first-order, on training data) or "
                                      "magnitude.")
@@ -133,13 +136,27 @@ def prune_copy(model, manifest: Manifest, scores, heads: int | None, ffn: int | 
                                        hidden=compose(previous.hidden, keep_hidden))
 
 
-def drop_layers(model, manifest: Manifest, batches: list, keep: int, bf16: bool, show_progress: bool):
-    """A copy keeping the ``keep`` layers whose removal hurts the training loss most, and its manifest."""
-    rises = layer_importance(model, batches, bf16, show_progress)
-    kept = sorted(torch.topk(rises, keep).indices.tolist())
-    info(f"layer importance (loss rise when skipped): {', '.join(f'{r:.3f}' for r in rises.tolist())}; keeping {kept}")
+def drop_layers(model, manifest: Manifest, batches: list, keep: int, selection: str, bf16: bool,
+                show_progress: bool):
+    """A copy keeping the ``keep`` layers whose removal hurts the training loss most, its manifest, and what was
+    measured: each layer's loss rise when skipped alone, and with ``greedy`` every later round's."""
+    if selection == "greedy":
+        kept, rounds = greedy_layers(model, batches, keep, bf16, show_progress)
+        measured = {"layer_loss_rise": rounds[0], "layer_rounds": rounds}
+    else:
+        rises = layer_importance(model, batches, bf16, show_progress)
+        kept = sorted(torch.topk(rises, keep).indices.tolist())
+        measured = {"layer_loss_rise": rises.tolist()}
+    info(f"layer importance (loss rise when skipped): {', '.join(f'{r:.3f}' for r in measured['layer_loss_rise'])}; "
+         f"keeping {kept} ({selection})")
     structure = (manifest.structure or Structure()).keep_layers(kept)
-    return keep_layers(copy.deepcopy(model), kept), dataclasses.replace(manifest, structure=structure), rises
+    measured = {k: _rounded(v) for k, v in measured.items()}
+    return keep_layers(copy.deepcopy(model), kept), dataclasses.replace(manifest, structure=structure), \
+        {**measured, "layer_selection": selection, "layers_kept": kept}
+
+
+def _rounded(values: list) -> list:
+    return [_rounded(v) if isinstance(v, list) else round(v, 5) for v in values]
 
 
 def pruned_manifest(manifest: Manifest, model, pruned, structure: Structure, **details) -> Manifest:
@@ -164,8 +181,8 @@ def prune_step(model, tokenizer, manifest: Manifest, task: Task, shape: Shape, c
         or shape.hidden else None
     details: dict = {}
     if shape.layers is not None and shape.layers < len(block_parts(model)):
-        model, manifest, rises = drop_layers(model, manifest, batches[0], shape.layers, bf16, cfg.show_progress)
-        details["layer_loss_rise"] = [round(r, 5) for r in rises.tolist()]
+        model, manifest, details = drop_layers(model, manifest, batches[0], shape.layers, cfg.layer_selection, bf16,
+                                               cfg.show_progress)
     scores = importance(model, tokenizer, task, cfg, bf16, batches) if shape.heads or shape.ffn else ([], [])
     hidden_scores = (hidden_importance(model, batches[0], batches[1], cfg.hidden_method, bf16, cfg.show_progress)
                      if shape.hidden is not None and shape.hidden < hidden_width(model) else None)
@@ -177,6 +194,9 @@ def prune_step(model, tokenizer, manifest: Manifest, task: Task, shape: Shape, c
 def prune(cfg: PruneConfig) -> dict:
     """Prune ``cfg.model`` to the targets in ``cfg.steps`` steps, each re-distilled (by default) from the
     teacher; returns the last step's metrics and location."""
+    if cfg.layer_selection not in LAYER_SELECTIONS:
+        raise LeanformerError(f"unknown --layer-selection '{cfg.layer_selection}'; expected one of "
+                              f"{', '.join(LAYER_SELECTIONS)}")
     bf16 = begin(cfg)
     check_output(cfg.output_dir, [cfg.model, cfg.teacher, cfg.data_dir], cfg.overwrite)
     device = resolve_device(cfg.device)
