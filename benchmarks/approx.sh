@@ -20,7 +20,8 @@ A=$RUNS/approx-$NAME
 SAMPLE=(--examples "${EXAMPLES:-2000}" --group-size 512 --seed 42)
 EPOCHS=${EPOCHS:-1}  # EPOCHS=0: neither the approximated models nor their uniform peers are re-distilled
 SUBSET=(${LIMIT:+--train-limit "$LIMIT"})  # LIMIT=N distils on N training examples (a quick look)
-if [[ $EPOCHS == 0 ]]; then REDISTILL=(--no-redistill); else REDISTILL=(--epochs "$EPOCHS"); fi
+LR=${LR:-3e-5}  # one learning rate for every re-distillation, so the uniform peers are re-distilled the same way
+if [[ $EPOCHS == 0 ]]; then REDISTILL=(--no-redistill); else REDISTILL=(--epochs "$EPOCHS" --lr "$LR"); fi
 GUARD=(${LOSS_BUDGET:+--loss-budget "$LOSS_BUDGET"})  # LOSS_BUDGET=0.05: also bound the sample loss's relative rise
 BENCH=(${BENCH_LIMIT:+--limit "$BENCH_LIMIT"} ${NO_PEERS:+--no-peers})  # BENCH_LIMIT=N scores the first N test pairs
 
@@ -29,7 +30,7 @@ source benchmarks/steps.sh
 step analyze "$A/significance/significance.json" $LF analyze -m "$START" "${SAMPLE[@]}" -o "$A/significance"
 for goal in faster smaller accurate; do
     step $goal "$A/$goal/leanformer.json" $LF approximate -m "$START" --goal $goal --analysis "$A/significance" \
-        "${SAMPLE[@]}" --budget 0.005 "${GUARD[@]}" --redistill-epochs "$EPOCHS" "${SUBSET[@]}" -o "$A/$goal"
+        "${SAMPLE[@]}" --budget 0.005 "${GUARD[@]}" --redistill-epochs "$EPOCHS" --learning-rate "$LR" "${SUBSET[@]}" -o "$A/$goal"
 done
 # the peer at equal cost, read from the approximated model's lineage
 peer() { $PY -c 'import json, sys; s = next(e for e in json.load(open(sys.argv[1]))["lineage"] if e["step"] == "approximate")
