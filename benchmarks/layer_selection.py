@@ -12,21 +12,13 @@ import copy
 import json
 
 import torch
-import torch.nn.functional as F
 
 from leanformer.models import load_model
 from leanformer.models.anatomy import keep_layers
-from leanformer.prune.importance import greedy_layers, layer_importance
+from leanformer.prune.importance import choose_layers, mean_loss, top_layers
 from leanformer.prune.pruner import PruneConfig, importance_batches
 from leanformer.tasks import task_for
 from leanformer.training.loop import begin, score_split
-from leanformer.utils.device import autocast
-
-
-def sample_loss(model, batches, bf16: bool) -> float:
-    with torch.no_grad(), autocast(bf16):
-        total = sum(F.cross_entropy(model(**x).logits.float(), y, reduction="sum").item() for x, y in batches)
-    return total / sum(len(y) for _, y in batches)
 
 
 def main() -> None:
@@ -43,15 +35,15 @@ def main() -> None:
     bf16 = begin(cfg)
     task = task_for(manifest.task)
     batches = importance_batches(tokenizer, task, cfg)[0]
-    once = sorted(torch.topk(layer_importance(model, batches, bf16, False), args.layers).indices.tolist())
-    greedy, rounds = greedy_layers(model, batches, args.layers, bf16, False)
-    result = {"whole": {"loss": sample_loss(model, batches, bf16),
+    greedy, measured = choose_layers(model, batches, args.layers, "greedy", bf16, False)
+    once = top_layers(torch.tensor(measured["layer_loss_rise"]), args.layers)  # greedy's first round is that pass
+    result = {"whole": {"loss": mean_loss(model, batches, bf16),
                         "dev": score_split(model, tokenizer, task, "dev", cfg, bf16)["accuracy"]}}
     for name, kept in (("once", once), ("greedy", greedy)):
         cut = keep_layers(copy.deepcopy(model), kept)
-        result[name] = {"layers": kept, "loss": sample_loss(cut, batches, bf16),
+        result[name] = {"layers": kept, "loss": mean_loss(cut, batches, bf16),
                         "dev": score_split(cut, tokenizer, task, "dev", cfg, bf16)["accuracy"]}
-    result["greedy_rounds"] = [[round(r, 4) for r in rises] for rises in rounds]
+    result["greedy_rounds"] = [[round(r, 4) for r in rises] for rises in measured["layer_rounds"]]
     print(json.dumps(result, indent=1))
 
 

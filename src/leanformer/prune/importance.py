@@ -110,25 +110,30 @@ def hidden_importance(model: torch.nn.Module, batches: Iterable[tuple[dict, torc
     return scores
 
 
+LAYER_SELECTIONS = ("once", "greedy")
+
+
+def mean_loss(model: torch.nn.Module, batches: list[tuple[dict, torch.Tensor]], bf16: bool = False) -> float:
+    """The mean cross-entropy of ``model`` on ``batches``, as every layer measurement takes it."""
+    device = device_of(model)
+    total = 0.0
+    with torch.no_grad(), autocast(bf16, device):
+        for inputs, labels in batches:
+            logits = model(**to_device(inputs, device)).logits.float()
+            total += F.cross_entropy(logits, labels.to(device), reduction="sum").item()
+    return total / sum(len(labels) for _, labels in batches)
+
+
 def layer_importance(model: torch.nn.Module, batches: list[tuple[dict, torch.Tensor]], bf16: bool = False,
                      show_progress: bool = True) -> torch.Tensor:
     """How much the loss on ``batches`` rises when each layer alone is skipped (higher: more important)."""
     model.eval()
     container = layer_container(model)
     blocks = container.layer
-    device = device_of(model)
-
-    def loss() -> float:
-        total = 0.0
-        with torch.no_grad(), autocast(bf16, device):
-            for inputs, labels in batches:
-                logits = model(**to_device(inputs, device)).logits.float()
-                total += F.cross_entropy(logits, labels.to(device), reduction="sum").item()
-        return total / sum(len(labels) for _, labels in batches)
 
     rises, replay = [], PrefixReplay(model)
     with ProgressBar(len(blocks) + 1, "layer importance", enabled=show_progress) as bar:
-        full = loss()
+        full = mean_loss(model, batches, bf16)
         bar.advance(1)
         try:
             for i in range(len(blocks)):
@@ -136,7 +141,7 @@ def layer_importance(model: torch.nn.Module, batches: list[tuple[dict, torch.Ten
                 # the layers before the skipped one compute what they did in the last pass: replay them, and keep
                 # layer i - 1, which the next pass replays
                 with replay.passes([None] * i + [i] * (len(blocks) - 1 - i), keep={i - 1}, only=True):
-                    rises.append(loss() - full)
+                    rises.append(mean_loss(model, batches, bf16) - full)
                 bar.advance(1)
         finally:
             container.layer = blocks
@@ -160,3 +165,19 @@ def greedy_layers(model: torch.nn.Module, batches: list[tuple[dict, torch.Tensor
     finally:
         container.layer = blocks
     return kept, rounds
+
+
+def choose_layers(model: torch.nn.Module, batches: list[tuple[dict, torch.Tensor]], keep: int, selection: str,
+                  bf16: bool = False, show_progress: bool = True) -> tuple[list[int], dict]:
+    """The ``keep`` layers to keep, by ``selection`` (one of ``LAYER_SELECTIONS``), and what was measured: each
+    layer's loss rise when skipped alone, and with ``greedy`` every round's."""
+    if selection == "greedy":
+        kept, rounds = greedy_layers(model, batches, keep, bf16, show_progress)
+        return kept, {"layer_loss_rise": rounds[0], "layer_rounds": rounds}
+    rises = layer_importance(model, batches, bf16, show_progress)
+    return top_layers(rises, keep), {"layer_loss_rise": rises.tolist()}
+
+
+def top_layers(rises: torch.Tensor, keep: int) -> list[int]:
+    """The ``keep`` layers whose skipping alone raised the loss most, in model order."""
+    return sorted(torch.topk(rises, keep).indices.tolist())

@@ -24,8 +24,8 @@ from leanformer.models import Manifest, count_parameters, load_model, save_model
 from leanformer.models.anatomy import block_parts, hidden_width, keep_layers
 from leanformer.models.manifest import Structure
 from leanformer.models.structure import apply_structure, compose, current_structure
-from leanformer.prune.importance import (HIDDEN_METHODS, gradient_importance, greedy_layers, hidden_importance,
-                                         layer_importance, magnitude_importance, top_k)
+from leanformer.prune.importance import (HIDDEN_METHODS, LAYER_SELECTIONS, choose_layers, gradient_importance,
+                                         hidden_importance, magnitude_importance, top_k)
 from leanformer.prune.targets import Shape, parse_target, resolve_target, schedule
 from leanformer.tasks import Task, task_for
 from leanformer.training.loop import begin, score_split
@@ -36,7 +36,6 @@ from leanformer.utils.paths import check_output
 from leanformer.utils.progress import info
 
 METHODS = ("gradient", "magnitude")
-LAYER_SELECTIONS = ("once", "greedy")
 
 
 @dataclass(kw_only=True)
@@ -139,14 +138,8 @@ def prune_copy(model, manifest: Manifest, scores, heads: int | None, ffn: int | 
 def drop_layers(model, manifest: Manifest, batches: list, keep: int, selection: str, bf16: bool,
                 show_progress: bool):
     """A copy keeping the ``keep`` layers whose removal hurts the training loss most, its manifest, and what was
-    measured: each layer's loss rise when skipped alone, and with ``greedy`` every later round's."""
-    if selection == "greedy":
-        kept, rounds = greedy_layers(model, batches, keep, bf16, show_progress)
-        measured = {"layer_loss_rise": rounds[0], "layer_rounds": rounds}
-    else:
-        rises = layer_importance(model, batches, bf16, show_progress)
-        kept = sorted(torch.topk(rises, keep).indices.tolist())
-        measured = {"layer_loss_rise": rises.tolist()}
+    measured (``choose_layers``)."""
+    kept, measured = choose_layers(model, batches, keep, selection, bf16, show_progress)
     info(f"layer importance (loss rise when skipped): {', '.join(f'{r:.3f}' for r in measured['layer_loss_rise'])}; "
          f"keeping {kept} ({selection})")
     structure = (manifest.structure or Structure()).keep_layers(kept)
