@@ -10,25 +10,18 @@ from leanformer.runtime import Predictor
 from leanformer.tasks import TaskConfig, get_task
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
-
-
 @pytest.mark.slow
-def test_minilm_on_vitaminc_through_the_runtime(tmp_path, capsys):
+def test_minilm_on_sentence_polarity_through_the_runtime(tmp_path, capsys):
     model, onnx_dir, int8 = tmp_path / "minilm", tmp_path / "onnx", tmp_path / "int8"
-    assert main(["train", "-m", "all-MiniLM-L6-v2", "-o", str(model), "--task", "vitaminc", "--train-limit", "1500",
+    assert main(["train", "-m", "all-MiniLM-L6-v2", "-o", str(model), "--task", "polarity", "--train-limit", "1500",
                  "--eval-limit", "200", "--epochs", "1", "--lr", "1e-4"]) == 0
     trained = json.loads(capsys.readouterr().out)
-    dev = get_task(TaskConfig(name="vitaminc")).examples("dev")[:200]
+    dev = get_task(TaskConfig(name="polarity")).examples("dev")[:200]
     labels = np.array([e.label for e in dev])
     fp32 = Predictor(model, batch_size=32).logits(dev)
-    # A fresh 3-way head answers about 1/3 each, in no particular order. One short epoch reliably teaches the
-    # training label distribution (SUPPORTS 50% > REFUTES 37% > NOT ENOUGH INFO 13%); a broken loop would not.
-    supports, refutes, nei = softmax(fp32).mean(0)
-    assert supports > refutes > nei and nei < 0.25
-    assert (fp32.argmax(1) == labels).mean() == pytest.approx(trained["metrics"]["dev"]["accuracy"], abs=0.02)
+    # these 200 are 51% positive; one short epoch lifts MiniLM well above that (70% here); a broken loop would not
+    accuracy = (fp32.argmax(1) == labels).mean()
+    assert accuracy >= 0.62 and accuracy == pytest.approx(trained["metrics"]["dev"]["accuracy"], abs=0.02)
 
     assert main(["export", "-m", str(model), "-o", str(onnx_dir)]) == 0
     exported = json.loads(capsys.readouterr().out)

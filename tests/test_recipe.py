@@ -48,7 +48,8 @@ def test_unknown_preset_is_a_clear_error():
     with pytest.raises(LeanformerError, match="unknown preset 'fast'; expected one of demo, full"):
         RecipeConfig.preset("fast")
     demo = RecipeConfig.preset("demo", output_dir="x")
-    assert demo.student_layers == [0, 2, 4] and demo.student_source == "layers"
+    assert demo.student_layers == [0, 2, 4] and demo.student_source == "layers" and demo.task.name == "polarity"
+    assert RecipeConfig.preset("full").task.name == "vitaminc"  # the frontier's task
     assert RecipeConfig.preset("full").student_source == "depth"
     # naming a student source replaces the preset's
     assert RecipeConfig.preset("demo", student_depth=4).student_source == "depth"

@@ -163,8 +163,10 @@ def test_recipe_flags_override_only_what_they_name(monkeypatch, capsys):
     cfg = seen["cfg"]
     demo = recipe.RecipeConfig.preset("demo")
     assert cfg.student_epochs == 4 and cfg.prune_levels == [(0.5, 0.25)]
-    assert cfg.task.name == "vitaminc" and cfg.task.data_dir == "d"
-    assert (cfg.teacher_model, cfg.student_layers, cfg.distill_limit) == (demo.teacher_model, [0, 2, 4], 15000)
+    assert cfg.task.name == "polarity" and cfg.task.data_dir == "d"  # a task flag keeps the preset's task
+    assert (cfg.teacher_model, cfg.student_layers, cfg.teacher_epochs) == (demo.teacher_model, [0, 2, 4], 3)
+    seen.clear()
+    assert main(["recipe", "--task", "vitaminc"]) == 0 and seen["cfg"].task.name == "vitaminc"
     assert main(["recipe", "--preset", "huge"]) == 2
     assert "unknown preset 'huge'" in capsys.readouterr().err
 

@@ -4,6 +4,7 @@ import pytest
 
 from leanformer.data import vitaminc
 from leanformer.errors import LeanformerError
+from leanformer.utils.fetch import PinnedFile, sha256_of
 
 
 def fake_task_json(tmp_path, titles):
@@ -42,3 +43,23 @@ def test_bad_layout_is_reported(tmp_path):
     path.write_text(json.dumps({"examples": [{"input": "no claim marker", "target_scores": {"True": 1}}]}))
     with pytest.raises(LeanformerError, match="example 0 is not in the expected VitaminC layout"):
         vitaminc.convert(path)
+
+
+def test_without_the_sdist_the_same_task_file_comes_from_the_repository(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEANFORMER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "empty-index").as_uri())  # lists no bigbench
+    (tmp_path / "empty-index" / "bigbench").mkdir(parents=True)
+    (tmp_path / "empty-index" / "bigbench" / "index.html").write_text("<html></html>")
+    task_json = fake_task_json(tmp_path, [f"Page {i}" for i in range(30)])
+    monkeypatch.setattr(vitaminc, "TASK_JSON", PinnedFile("BIG-bench", "task.json", "0" * 64, url=task_json.as_uri()))
+    monkeypatch.setattr(vitaminc, "TASK_JSON_SHA256", "0" * 64)
+    with pytest.raises(LeanformerError, match=r"VitaminC is not available: .*lists no file bigbench-1.0.0.tar.gz.*"
+                                              r"checksum mismatch.*--task polarity"):
+        vitaminc.vitaminc_dir()
+    assert not (tmp_path / "cache" / "datasets" / "vitaminc").exists()
+
+    monkeypatch.setattr(vitaminc, "TASK_JSON", PinnedFile("BIG-bench", "task.json", sha256_of(task_json),
+                                                          url=task_json.as_uri()))
+    folder = vitaminc.vitaminc_dir()
+    assert sum(len(p.read_text().splitlines()) for p in folder.glob("*.jsonl")) == 90
+    assert list((tmp_path / "cache" / "downloads").iterdir()) == []  # converted: the task file is not kept

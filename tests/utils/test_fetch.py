@@ -75,6 +75,16 @@ def test_unreachable_index_names_package_index_and_manual_path(cache, monkeypatc
     assert leftovers(cache) == []
 
 
+def test_a_file_outside_the_index_comes_from_its_own_address(tmp_path, cache, monkeypatch):
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # never asked
+    (tmp_path / "elsewhere.bin").write_bytes(PAYLOAD)
+    pinned = fetch.PinnedFile("demo", "demo.bin", WANTED.sha256, url=(tmp_path / "elsewhere.bin").as_uri())
+    assert fetch.fetch(pinned).read_bytes() == PAYLOAD
+    missing = fetch.PinnedFile("demo", "gone.bin", WANTED.sha256, url=(tmp_path / "gone.bin").as_uri())
+    with pytest.raises(LeanformerError, match=r"gone.bin \(demo\) from file://.*gone.bin: unreachable"):
+        fetch.fetch(missing)
+
+
 def test_missing_file_on_the_index_is_named(file_index, cache):
     with pytest.raises(LeanformerError, match="the index lists no file demo_pkg-2.0"):
         fetch.fetch(fetch.PinnedFile("demo-pkg", "demo_pkg-2.0-py3-none-any.whl", "0" * 64))
@@ -154,7 +164,7 @@ def test_the_index_comes_from_pips_configuration(tmp_path, monkeypatch):
 
 def test_cli_download_failure_is_one_line_exit_2(tmp_path, cache, monkeypatch, capsys):
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
-    code = main(["train", "-m", "all-MiniLM-L6-v2", "-o", str(tmp_path / "out"), "--task", "vitaminc"])
+    code = main(["train", "-m", "all-MiniLM-L6-v2", "-o", str(tmp_path / "out"), "--task", "polarity"])
     err = capsys.readouterr().err
     assert code == 2 and "could not download" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists() and leftovers(cache) == []

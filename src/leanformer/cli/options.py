@@ -62,8 +62,8 @@ def _flags(cls, overrides: bool) -> list[tuple[inspect.Parameter, object, str | 
 def with_config_options(config_cls, overrides: bool = False):
     """Decorate a command taking ``options: dict``; its flags are ``config_cls``'s documented fields.
 
-    ``overrides``: every flag is optional and only the flags given reach ``options`` (for configs
-    whose defaults come from elsewhere, like the recipe's presets).
+    ``overrides``: every flag is optional and only the flags given reach ``options``, a nested config's as a
+    dict of its given fields (for configs whose defaults come from elsewhere, like the recipe's presets).
     """
     def decorate(fn):
         flags = _flags(config_cls, overrides)
@@ -84,8 +84,10 @@ def with_config_options(config_cls, overrides: bool = False):
                     continue
                 (nested[section] if section else options)[param.name] = parse(value) if parse else value
             for name, cls in sections.items():
-                if nested[name] or not overrides:
+                if not overrides:
                     options[name] = cls(**nested[name])
+                elif nested[name]:  # only the fields given: the config's own (a preset's) fill in the rest
+                    options[name] = nested[name]
             return fn(options=options, **kwargs)
 
         wrapper.__signature__ = sig.replace(parameters=own + extra)

@@ -1,32 +1,29 @@
-"""VitaminC fact verification, from the BIG-bench package on PyPI, split by Wikipedia page.
+"""VitaminC fact verification, from BIG-bench, split by Wikipedia page.
 
 The BIG-bench copy has no official split. Contrastive pairs (the same evidence edited so the
-verdict flips) share a page, so we split by page title: sha256(title) mod 10 == 0 goes to dev,
-== 1 to test, the rest to train (about 80/10/10). The rule is deterministic and needs no seed.
+verdict flips) share a page, so the split key is the page title (see ``data.prepared``): about 80/10/10.
+The task file comes from the ``bigbench==1.0.0`` sdist on the package index, or, where the index no
+longer serves it (PyPI withdrew it by 2026-12-06), from the BIG-bench repository; either way it must
+match the same pinned sha256, so both give the same examples.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import tarfile
 from pathlib import Path
 
+from leanformer.data.prepared import fetch_member, prepared_dir, split_of
 from leanformer.errors import LeanformerError
-from leanformer.utils.fetch import PinnedFile, fetch, verify_sha256
-from leanformer.utils.paths import atomic_dir, cache_dir
+from leanformer.utils.fetch import PinnedFile, fetch
 from leanformer.utils.progress import info
 
 SDIST = PinnedFile("bigbench", "bigbench-1.0.0.tar.gz", "1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2")
 MEMBER = "bigbench/benchmark_tasks/vitaminc_fact_verification/task.json"
 TASK_JSON_SHA256 = "10f83da50374701fc7ce69162a7a167b14e1a86351201aa8bf14b56fa0a3214f"
+TASK_JSON = PinnedFile("BIG-bench", "vitaminc_fact_verification_task.json", TASK_JSON_SHA256,
+                       url=f"https://raw.githubusercontent.com/google/BIG-bench/main/{MEMBER}")
 LABELS = {"True": "SUPPORTS", "False": "REFUTES", "Neither": "NOT ENOUGH INFO"}
 CLAIM_MARKER = "\nClaim: "
-
-
-def split_of(title: str) -> str:
-    bucket = int(hashlib.sha256(title.encode("utf-8")).hexdigest(), 16) % 10
-    return {0: "dev", 1: "test"}.get(bucket, "train")
 
 
 def convert(task_json: Path) -> dict[str, list[dict]]:
@@ -44,26 +41,25 @@ def convert(task_json: Path) -> dict[str, list[dict]]:
     return splits
 
 
+def task_json(folder: Path) -> Path:
+    """The verified task file, from the sdist or else from the repository; one error naming both otherwise."""
+    try:
+        return fetch_member(SDIST, MEMBER, TASK_JSON_SHA256, folder)
+    except LeanformerError as from_index:
+        info(f"{from_index}; trying {TASK_JSON.url}")
+        try:
+            path = fetch(TASK_JSON)
+        except LeanformerError as from_repository:
+            raise LeanformerError(f"VitaminC is not available: {from_index}; and {from_repository}. Either file "
+                                  "will do, or pass --data-dir with your own train/dev/test.jsonl; "
+                                  "`--task polarity` needs only PyPI") from None
+        return path.rename(folder / path.name)
+
+
 def vitaminc_dir() -> Path:
     """The prepared dataset directory (``train/dev/test.jsonl``), fetched and split on first use."""
-    target = cache_dir("datasets") / "vitaminc"
-    if (target / "test.jsonl").is_file():
-        return target
-    info(f"fetching the VitaminC data ({SDIST.filename}, 358 MB) into {target}")
-    sdist = fetch(SDIST)
-    with atomic_dir(target) as tmp:
-        with tarfile.open(sdist) as tar:
-            member = next((m for m in tar if m.name.endswith(MEMBER)), None)
-            if member is None:
-                raise LeanformerError(f"{sdist}: does not contain {MEMBER}")
-            task_json = tmp / "task.json"
-            task_json.write_bytes(tar.extractfile(member).read())
-        verify_sha256(task_json, TASK_JSON_SHA256)
-        splits = convert(task_json)
-        task_json.unlink()
-        for name, records in splits.items():
-            with open(tmp / f"{name}.jsonl", "w", encoding="utf-8") as f:
-                f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    sdist.unlink()  # converted: the 358 MB archive is no longer needed
-    info("VitaminC prepared: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + f" examples in {target}")
-    return target
+    def build(folder: Path) -> dict[str, list[dict]]:
+        info(f"fetching the VitaminC data ({SDIST.filename}, 358 MB)")
+        return convert(task_json(folder))
+
+    return prepared_dir("vitaminc", build)

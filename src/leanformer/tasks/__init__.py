@@ -5,10 +5,11 @@ from __future__ import annotations
 from leanformer.errors import LeanformerError
 from leanformer.tasks.base import SPLITS, Example, Task, TaskConfig
 from leanformer.tasks.generic import GenericClassification
+from leanformer.tasks.polarity import Polarity
 from leanformer.tasks.superglue import SUPERGLUE_TASKS
 from leanformer.tasks.vitaminc import VitaminC
 
-TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (VitaminC, GenericClassification, *SUPERGLUE_TASKS)}
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (VitaminC, Polarity, GenericClassification, *SUPERGLUE_TASKS)}
 
 
 def get_task(config: TaskConfig | str) -> Task:

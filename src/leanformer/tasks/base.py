@@ -20,10 +20,10 @@ SPLITS = ("train", "dev", "test")
 class TaskConfig:
     """Everything needed to rebuild a task; stored in each model's manifest."""
 
-    name: str = option("vitaminc", lambda: f"Task: {', '.join(_registered())} (vitaminc is built in; generic reads "
-                                           "your CSV/TSV/JSONL files).", flags=("--task", "-t"))
-    data_dir: str | None = option(None, "Folder with the task's files (train/dev/test). VitaminC defaults to the "
-                                        "built-in copy.")
+    name: str = option("vitaminc", lambda: f"Task: {', '.join(_registered())} (vitaminc and polarity are built in; "
+                                           "generic reads your CSV/TSV/JSONL files).", flags=("--task", "-t"))
+    data_dir: str | None = option(None, "Folder with the task's files (train/dev/test). The built-in tasks "
+                                        "default to their built-in copy.")
     text_column: str = option("text", "generic task: column with the (first) text.")
     text_pair_column: str | None = option(None, "generic task: column with the second text of a pair.")
     label_column: str = option("label", "generic task: column with the label.")

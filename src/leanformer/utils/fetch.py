@@ -37,11 +37,13 @@ CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class PinnedFile:
-    """One distribution file on the index, identified by its exact name and the sha256 of its bytes."""
+    """One file identified by its exact name and the sha256 of its bytes: a distribution on the index, or,
+    with ``url``, a file at that address (a source outside the index, for machines that can reach it)."""
 
     project: str
     filename: str
     sha256: str
+    url: str | None = None
 
 
 def index_url() -> str:
@@ -156,12 +158,12 @@ def fetch(pinned: PinnedFile) -> Path:
         target.unlink()
         info(f"{target} does not match its pinned checksum; downloading it again")
     remove_stale(folder)  # partial downloads of killed runs
-    index = index_url()
+    index = None if pinned.url else index_url()
     part = folder / f"{temporary_name(pinned.filename)}part"
-    where = f"{pinned.filename} ({pinned.project}) from {index}"
+    where = f"{pinned.filename} ({pinned.project}) from {pinned.url or index}"
     manual = f"download it by hand and put it at {target}"
     try:
-        _transfer(file_url(index, pinned), part, f"downloading {pinned.filename}")
+        _transfer(pinned.url or file_url(index, pinned), part, f"downloading {pinned.filename}")
         actual = sha256_of(part)
         if actual != pinned.sha256:
             raise LeanformerError(f"checksum mismatch for {where}: expected sha256 {pinned.sha256}, got {actual}; "
@@ -172,11 +174,11 @@ def fetch(pinned: PinnedFile) -> Path:
     except LookupError as e:
         raise LeanformerError(f"could not download {where}: {e}; {manual}") from None
     except HTTPError as e:
-        raise LeanformerError(f"could not download {where}: the index answered HTTP {e.code}; {manual}") from None
+        raise LeanformerError(f"could not download {where}: the server answered HTTP {e.code}; {manual}") from None
     except (URLError, TimeoutError, ConnectionError, http.client.HTTPException) as e:
         reason = getattr(e, "reason", e)
-        raise LeanformerError(f"could not download {where}: the index is unreachable ({reason}); check the network "
-                              f"or PIP_INDEX_URL, or {manual}") from None
+        raise LeanformerError(f"could not download {where}: unreachable ({reason}); check the network"
+                              f"{'' if pinned.url else ' or PIP_INDEX_URL'}, or {manual}") from None
     except OSError as e:
         if e.errno == errno.ENOSPC:
             raise LeanformerError(f"no space left on the device while downloading {pinned.filename} into {folder}; "
