@@ -22,7 +22,7 @@ class PreparedTask(Task):
 
     @property
     def data_dir(self) -> Path:
-        return Path(self.config.data_dir) if self.config.data_dir else type(self).prepare()
+        return Path(self.config.data_dir) if self.config.data_dir else self.prepare()
 
     def split_path(self, split: str) -> Path:
         return self.data_dir / f"{split}.jsonl"
